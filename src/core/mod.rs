@@ -1,0 +1,12 @@
+//! The platform-free core: domain types, validation and algorithms. Nothing here may import
+//! `worker`; everything here is tested natively with `cargo test`.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod memory;
+pub mod time;
+
+pub use error::{Error, Result};
+pub mod routes;
+pub mod text;

@@ -1,0 +1,135 @@
+//! Who is calling: API keys from `Authorization: Bearer`, `X-API-Key` or (for EventSource)
+//! `?api_key=`, checked against hashed records, scopes and expiry.
+
+use worker::Request;
+
+use crate::core::auth::{bearer_token, looks_like_key, ApiKeyRecord, Scope};
+use crate::core::{Error, Result};
+use crate::http::Ctx;
+use crate::platform::kv_settings::Settings;
+
+/// The authenticated caller.
+pub struct Caller {
+    pub key: ApiKeyRecord,
+}
+
+impl Caller {
+    pub fn owner(&self) -> &str {
+        &self.key.owner
+    }
+}
+
+fn presented_key(req: &Request, allow_query: bool) -> Option<String> {
+    let headers = req.headers();
+    if let Ok(Some(h)) = headers.get("authorization") {
+        if let Some(k) = bearer_token(&h) {
+            return Some(k.to_string());
+        }
+    }
+    if let Ok(Some(k)) = headers.get("x-api-key") {
+        let k = k.trim();
+        if !k.is_empty() {
+            return Some(k.to_string());
+        }
+    }
+    if allow_query {
+        if let Ok(url) = req.url() {
+            if let Some((_, v)) = url.query_pairs().find(|(k, _)| k == "api_key") {
+                return Some(v.into_owned());
+            }
+        }
+    }
+    None
+}
+
+/// Authenticates the request and checks that its key holds `scope`.
+pub async fn require(ctx: &Ctx, req: &Request, scope: Scope) -> Result<Caller> {
+    require_with(ctx, req, scope, false).await
+}
+
+pub async fn require_with(
+    ctx: &Ctx,
+    req: &Request,
+    scope: Scope,
+    allow_query: bool,
+) -> Result<Caller> {
+    let settings = Settings::new(&ctx.b.kv);
+    // Until init there are no keys, and the answer says what to do.
+    settings.require_config().await?;
+    let key = presented_key(req, allow_query).ok_or_else(|| {
+        Error::Unauthorized(
+            "missing API key: send Authorization: Bearer <key> (or X-API-Key)".into(),
+        )
+    })?;
+    if !looks_like_key(&key) {
+        return Err(Error::Unauthorized("invalid API key".into()));
+    }
+    let record = settings
+        .find_key(&key)
+        .await?
+        .ok_or_else(|| Error::Unauthorized("invalid API key".into()))?;
+    if record.is_expired(ctx.now) {
+        return Err(Error::Unauthorized("this API key has expired".into()));
+    }
+    if !record.has(scope) {
+        return Err(Error::Forbidden(format!(
+            "this API key lacks the '{}' scope",
+            scope.as_str()
+        )));
+    }
+    Ok(Caller { key: record })
+}
+
+pub const SESSION_COOKIE: &str = "memgate_session";
+
+/// The session token from the `Cookie` header, if any.
+pub fn session_token(req: &Request) -> Option<String> {
+    let header = req.headers().get("cookie").ok().flatten()?;
+    header.split(';').find_map(|part| {
+        let (name, value) = part.trim().split_once('=')?;
+        (name == SESSION_COOKIE && !value.is_empty()).then(|| value.to_string())
+    })
+}
+
+/// Refuses a cookie-authenticated state change that a browser sent from another site.
+/// SameSite=Strict already withholds the cookie cross-site; this is the second lock.
+fn check_same_origin(req: &Request) -> Result<()> {
+    let method = req.method().to_string().to_uppercase();
+    if matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS") {
+        return Ok(());
+    }
+    let headers = req.headers();
+    if let Ok(Some(site)) = headers.get("sec-fetch-site") {
+        if site != "same-origin" && site != "none" {
+            return Err(Error::Forbidden("cross-site request refused".into()));
+        }
+    }
+    if let Ok(Some(origin)) = headers.get("origin") {
+        let own = req
+            .url()
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default();
+        if origin != own {
+            return Err(Error::Forbidden("cross-site request refused".into()));
+        }
+    }
+    Ok(())
+}
+
+/// Admin endpoints: a signed-in admin session, or a key with the `admin` scope.
+pub async fn require_admin(ctx: &Ctx, req: &Request) -> Result<()> {
+    if presented_key(req, false).is_some() {
+        return require(ctx, req, Scope::Admin).await.map(|_| ());
+    }
+    let settings = Settings::new(&ctx.b.kv);
+    settings.require_config().await?;
+    let token = session_token(req).ok_or_else(|| {
+        Error::Unauthorized("sign in as admin, or send an admin-scope API key".into())
+    })?;
+    if !settings.session_valid(&token, ctx.now).await? {
+        return Err(Error::Unauthorized(
+            "the admin session has expired; sign in again".into(),
+        ));
+    }
+    check_same_origin(req)
+}

@@ -1,0 +1,107 @@
+//! The thin HTTP layer: resolve the route, authenticate, call the core and adapters,
+//! answer. Errors are turned into responses in exactly one place (`respond`).
+
+mod admin;
+mod auth;
+mod body;
+mod memories;
+mod respond;
+mod system;
+
+use worker::{Env, Request, Response};
+
+use crate::core::routes::{resolve, surface, Resolution, Route};
+use crate::core::Error;
+use crate::platform::Bindings;
+pub use respond::HttpResult;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What every handler gets: bindings, and the request's clock.
+pub struct Ctx {
+    pub b: Bindings,
+    pub now: f64,
+}
+
+pub async fn handle(mut req: Request, env: Env) -> worker::Result<Response> {
+    let path = req.path();
+    let method = req.method().to_string().to_uppercase();
+    let surface = surface(&path);
+    if method == "OPTIONS" {
+        return cors(Response::empty()?.with_status(204), &path);
+    }
+    let result = match Bindings::new(env) {
+        Ok(b) => {
+            let ctx = Ctx {
+                b,
+                now: js_sys::Date::now() / 1000.0,
+            };
+            dispatch(&ctx, &mut req, &method, &path).await
+        }
+        Err(e) => Err(e),
+    };
+    let resp = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let mut r = respond::error_response(&e, surface);
+            if let (Error::MethodNotAllowed, Resolution::MethodNotAllowed(allowed)) =
+                (&e, resolve(&method, &path))
+            {
+                let _ = r.headers_mut().set("allow", &allowed.join(", "));
+            }
+            r
+        }
+    };
+    cors(resp, &path)
+}
+
+async fn dispatch(ctx: &Ctx, req: &mut Request, method: &str, path: &str) -> HttpResult {
+    let (route, params) = match resolve(method, path) {
+        Resolution::Found(route, params) => (route, params),
+        Resolution::MethodNotAllowed(_) => return Err(Error::MethodNotAllowed),
+        Resolution::NotFound => {
+            return Err(Error::not_found(format!("no route for {method} {path}")))
+        }
+    };
+    let param = |i: usize| params.get(i).map(String::as_str).unwrap_or_default();
+    match route {
+        Route::OpenApi => system::openapi(),
+        Route::Health => system::health(ctx).await,
+        Route::AdminStatus => system::status(ctx).await,
+        Route::AdminInit => admin::init(ctx, req).await,
+        Route::AdminLogin => admin::login(ctx, req).await,
+        Route::AdminLogout => admin::logout(ctx, req).await,
+        Route::AdminKeysList => admin::list_keys(ctx, req).await,
+        Route::AdminKeysCreate => admin::create_key(ctx, req).await,
+        Route::AdminKeysDelete => admin::delete_key(ctx, req, param(0)).await,
+        Route::MemoriesCreate => memories::create(ctx, req).await,
+        Route::MemoriesList => memories::list(ctx, req).await,
+        Route::MemoryGet => memories::get(ctx, req, param(0)).await,
+        Route::MemoryUpdate => memories::update(ctx, req, param(0)).await,
+        Route::MemoryDelete => memories::delete(ctx, req, param(0)).await,
+    }
+}
+
+/// CORS for the key-authenticated APIs (browser apps call them with a bearer key). The admin
+/// API uses a cookie and stays same-origin only.
+fn cors(mut resp: Response, path: &str) -> worker::Result<Response> {
+    if path.starts_with("/admin") {
+        return Ok(resp);
+    }
+    let h = resp.headers_mut();
+    h.set("access-control-allow-origin", "*")?;
+    h.set(
+        "access-control-allow-methods",
+        "GET, POST, PUT, DELETE, OPTIONS",
+    )?;
+    h.set(
+        "access-control-allow-headers",
+        "authorization, content-type, x-api-key, x-conversation-id, x-memgate-rag, mcp-session-id, mcp-protocol-version, last-event-id",
+    )?;
+    h.set(
+        "access-control-expose-headers",
+        "x-memgate-sources, x-conversation-id, mcp-session-id, retry-after",
+    )?;
+    h.set("access-control-max-age", "86400")?;
+    Ok(resp)
+}
