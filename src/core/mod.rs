@@ -10,3 +10,8 @@ pub mod time;
 pub use error::{Error, Result};
 pub mod routes;
 pub mod text;
+pub mod chunking;
+pub mod embed;
+pub mod extract;
+pub mod timeparse;
+pub mod vector;
