@@ -20,7 +20,7 @@ CREATE TABLE memories (
   created_at    REAL    NOT NULL,
   updated_at    REAL    NOT NULL,
   -- 0: vector not yet written (or its write failed, to be repaired); 1: indexed.
-  vector_state  INTEGER NOT NULL DEFAULT 0,
+  vector_state  INTEGER NOT NULL DEFAULT 0, vector_id TEXT,
   UNIQUE (owner, content_hash)
 );
 
@@ -48,3 +48,91 @@ CREATE TABLE rate_counters (
 );
 
 CREATE INDEX rate_counters_expiry ON rate_counters (expires_at);
+
+CREATE TABLE counters (
+  name  TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+);
+
+CREATE TABLE vectors (
+  memory_id INTEGER PRIMARY KEY,
+  owner     TEXT    NOT NULL,
+  seq       INTEGER NOT NULL,
+  sketch    TEXT    NOT NULL,
+  vector    TEXT    NOT NULL
+);
+
+CREATE INDEX vectors_owner_seq ON vectors (owner, seq);
+
+CREATE TABLE vector_tombstones (
+  memory_id INTEGER NOT NULL,
+  owner     TEXT    NOT NULL,
+  seq       INTEGER NOT NULL
+);
+
+CREATE INDEX vector_tombstones_owner_seq ON vector_tombstones (owner, seq);
+
+CREATE INDEX memories_vector_id ON memories (vector_id);
+
+CREATE INDEX memories_document ON memories (owner, document_id);
+
+CREATE TABLE documents (
+  id          TEXT PRIMARY KEY,
+  owner       TEXT    NOT NULL,
+  title       TEXT    NOT NULL,
+  filename    TEXT,
+  format      TEXT    NOT NULL,
+  size        INTEGER NOT NULL,
+  blob_key    TEXT,
+  chunk_count INTEGER NOT NULL,
+  tags        TEXT    NOT NULL DEFAULT '[]',
+  created_at  REAL    NOT NULL
+);
+
+CREATE INDEX documents_owner_created ON documents (owner, created_at DESC);
+
+CREATE TABLE conversations (
+  owner      TEXT NOT NULL,
+  id         TEXT NOT NULL,
+  title      TEXT NOT NULL DEFAULT '',
+  created_at REAL NOT NULL,
+  updated_at REAL NOT NULL,
+  PRIMARY KEY (owner, id)
+);
+
+CREATE INDEX conversations_owner_updated ON conversations (owner, updated_at);
+
+CREATE INDEX conversations_updated ON conversations (updated_at);
+
+CREATE TABLE conversation_messages (
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  owner           TEXT NOT NULL,
+  conversation_id TEXT NOT NULL,
+  role            TEXT NOT NULL,
+  content         TEXT NOT NULL,
+  created_at      REAL NOT NULL
+);
+
+CREATE INDEX conversation_messages_conv ON conversation_messages (owner, conversation_id, id);
+
+CREATE TABLE usage (
+  day               TEXT    NOT NULL,
+  key_id            TEXT    NOT NULL,
+  owner             TEXT    NOT NULL,
+  model             TEXT    NOT NULL,
+  requests          INTEGER NOT NULL DEFAULT 0,
+  prompt_tokens     INTEGER NOT NULL DEFAULT 0,
+  completion_tokens INTEGER NOT NULL DEFAULT 0,
+  errors            INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (day, key_id, model)
+);
+
+CREATE INDEX usage_key_day ON usage (key_id, day);
+
+CREATE TABLE images (
+  id         TEXT PRIMARY KEY,
+  owner      TEXT NOT NULL,
+  prompt     TEXT NOT NULL,
+  blob_key   TEXT NOT NULL,
+  created_at REAL NOT NULL
+);

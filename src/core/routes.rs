@@ -17,6 +17,29 @@ pub enum Route {
     MemoryGet,
     MemoryUpdate,
     MemoryDelete,
+    Search,
+    SearchByTag,
+    SearchByTime,
+    Tags,
+    Stats,
+    HealthDetailed,
+    Events,
+    DocumentsUpload,
+    DocumentsList,
+    DocumentDelete,
+    Export,
+    Import,
+    Models,
+    ChatCompletions,
+    Embeddings,
+    Images,
+    ImageFile,
+    AnalyzeError,
+    AdminConfigGet,
+    AdminConfigPut,
+    AdminUsage,
+    AdminConversations,
+    AdminConversation,
 }
 
 pub struct RouteDef {
@@ -26,77 +49,54 @@ pub struct RouteDef {
     pub route: Route,
 }
 
+const fn r(method: &'static str, pattern: &'static str, route: Route) -> RouteDef {
+    RouteDef {
+        method,
+        pattern,
+        route,
+    }
+}
+
+#[rustfmt::skip]
 pub const ROUTES: &[RouteDef] = &[
-    RouteDef {
-        method: "GET",
-        pattern: "/openapi.json",
-        route: Route::OpenApi,
-    },
-    RouteDef {
-        method: "GET",
-        pattern: "/api/health",
-        route: Route::Health,
-    },
-    RouteDef {
-        method: "GET",
-        pattern: "/admin/status",
-        route: Route::AdminStatus,
-    },
-    RouteDef {
-        method: "POST",
-        pattern: "/admin/init",
-        route: Route::AdminInit,
-    },
-    RouteDef {
-        method: "POST",
-        pattern: "/admin/login",
-        route: Route::AdminLogin,
-    },
-    RouteDef {
-        method: "POST",
-        pattern: "/admin/logout",
-        route: Route::AdminLogout,
-    },
-    RouteDef {
-        method: "GET",
-        pattern: "/admin/keys",
-        route: Route::AdminKeysList,
-    },
-    RouteDef {
-        method: "POST",
-        pattern: "/admin/keys",
-        route: Route::AdminKeysCreate,
-    },
-    RouteDef {
-        method: "DELETE",
-        pattern: "/admin/keys/{id}",
-        route: Route::AdminKeysDelete,
-    },
-    RouteDef {
-        method: "POST",
-        pattern: "/api/memories",
-        route: Route::MemoriesCreate,
-    },
-    RouteDef {
-        method: "GET",
-        pattern: "/api/memories",
-        route: Route::MemoriesList,
-    },
-    RouteDef {
-        method: "GET",
-        pattern: "/api/memories/{content_hash}",
-        route: Route::MemoryGet,
-    },
-    RouteDef {
-        method: "PUT",
-        pattern: "/api/memories/{content_hash}",
-        route: Route::MemoryUpdate,
-    },
-    RouteDef {
-        method: "DELETE",
-        pattern: "/api/memories/{content_hash}",
-        route: Route::MemoryDelete,
-    },
+    r("GET", "/openapi.json", Route::OpenApi),
+    r("GET", "/api/health", Route::Health),
+    r("GET", "/api/health/detailed", Route::HealthDetailed),
+    r("GET", "/admin/status", Route::AdminStatus),
+    r("POST", "/admin/init", Route::AdminInit),
+    r("POST", "/admin/login", Route::AdminLogin),
+    r("POST", "/admin/logout", Route::AdminLogout),
+    r("GET", "/admin/keys", Route::AdminKeysList),
+    r("POST", "/admin/keys", Route::AdminKeysCreate),
+    r("DELETE", "/admin/keys/{id}", Route::AdminKeysDelete),
+    r("POST", "/api/memories", Route::MemoriesCreate),
+    r("GET", "/api/memories", Route::MemoriesList),
+    r("GET", "/api/memories/{content_hash}", Route::MemoryGet),
+    r("PUT", "/api/memories/{content_hash}", Route::MemoryUpdate),
+    r("DELETE", "/api/memories/{content_hash}", Route::MemoryDelete),
+    r("POST", "/api/search", Route::Search),
+    r("POST", "/api/search/by-tag", Route::SearchByTag),
+    r("POST", "/api/search/by-time", Route::SearchByTime),
+    r("GET", "/api/tags", Route::Tags),
+    r("GET", "/api/stats", Route::Stats),
+    r("GET", "/api/events", Route::Events),
+    r("GET", "/events", Route::Events),
+    r("POST", "/api/documents", Route::DocumentsUpload),
+    r("GET", "/api/documents", Route::DocumentsList),
+    r("DELETE", "/api/documents/{id}", Route::DocumentDelete),
+    r("GET", "/api/export", Route::Export),
+    r("POST", "/api/import", Route::Import),
+    r("GET", "/v1/models", Route::Models),
+    r("POST", "/v1/chat/completions", Route::ChatCompletions),
+    r("POST", "/v1/embeddings", Route::Embeddings),
+    r("POST", "/v1/images/generations", Route::Images),
+    r("GET", "/images/{id}", Route::ImageFile),
+    r("POST", "/analyze_error", Route::AnalyzeError),
+    r("GET", "/admin/config", Route::AdminConfigGet),
+    r("PUT", "/admin/config", Route::AdminConfigPut),
+    r("GET", "/admin/usage", Route::AdminUsage),
+    r("GET", "/admin/conversations", Route::AdminConversations),
+    r("GET", "/admin/conversations/{id}", Route::AdminConversation),
 ];
 
 #[derive(Debug, PartialEq)]

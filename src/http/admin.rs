@@ -229,3 +229,87 @@ pub async fn logout(ctx: &Ctx, req: &mut Request) -> HttpResult {
         .map_err(|e| Error::Internal(e.to_string()))?;
     Ok(resp)
 }
+
+pub async fn get_config(ctx: &Ctx, req: &mut Request) -> HttpResult {
+    require_admin(ctx, req).await?;
+    let cfg = Settings::new(&ctx.b.kv).require_config().await?;
+    json(200, &cfg.redacted())
+}
+
+pub async fn put_config(ctx: &Ctx, req: &mut Request) -> HttpResult {
+    require_admin(ctx, req).await?;
+    let settings = Settings::new(&ctx.b.kv);
+    let cfg = settings.require_config().await?;
+    let patch: serde_json::Value = read_json(req, SMALL_BODY).await?;
+    let next = cfg.patched(&patch)?;
+    settings.save_config(&next).await?;
+    json(200, &next.redacted())
+}
+
+pub async fn usage(ctx: &Ctx, req: &mut Request) -> HttpResult {
+    require_admin(ctx, req).await?;
+    let url = req.url().map_err(|e| Error::invalid(e.to_string()))?;
+    let days: u32 = match url.query_pairs().find(|(k, _)| k == "days") {
+        Some((_, v)) => v
+            .parse()
+            .ok()
+            .filter(|d| (1..=366).contains(d))
+            .ok_or_else(|| Error::invalid_param("days", "days must be an integer from 1 to 366"))?,
+        None => 30,
+    };
+    let since = crate::core::time::day_string(ctx.now - f64::from(days - 1) * 86_400.0);
+    let rows = crate::platform::gateway_store::GatewayStore::new(&ctx.b.db)
+        .usage_since(&since)
+        .await?;
+    let names: std::collections::HashMap<String, String> = Settings::new(&ctx.b.kv)
+        .list_keys()
+        .await?
+        .into_iter()
+        .map(|k| (k.id, k.name))
+        .collect();
+    let usage: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|r| {
+            let mut v = serde_json::to_value(&r).unwrap_or_default();
+            v["key_name"] = json!(names
+                .get(&r.key_id)
+                .cloned()
+                .unwrap_or_else(|| r.key_id.clone()));
+            v
+        })
+        .collect();
+    json(200, &json!({"since": since, "usage": usage}))
+}
+
+pub async fn conversations(ctx: &Ctx, req: &mut Request) -> HttpResult {
+    require_admin(ctx, req).await?;
+    let url = req.url().map_err(|e| Error::invalid(e.to_string()))?;
+    let owner = url
+        .query_pairs()
+        .find(|(k, _)| k == "owner")
+        .map(|(_, v)| v.into_owned())
+        .filter(|v| !v.is_empty());
+    if let Some(o) = &owner {
+        validate_owner(o)?;
+    }
+    let list = crate::platform::gateway_store::GatewayStore::new(&ctx.b.db)
+        .list(owner.as_deref())
+        .await?;
+    json(200, &json!({"conversations": list}))
+}
+
+pub async fn conversation(ctx: &Ctx, req: &mut Request, id: &str) -> HttpResult {
+    require_admin(ctx, req).await?;
+    crate::core::openai::validate_conversation_id(id)
+        .map_err(|_| Error::not_found("conversation not found"))?;
+    let store = crate::platform::gateway_store::GatewayStore::new(&ctx.b.db);
+    let owner = store
+        .owner_of(id)
+        .await?
+        .ok_or_else(|| Error::not_found("conversation not found"))?;
+    let messages = store.history(&owner, id).await?;
+    json(
+        200,
+        &json!({"id": id, "owner": owner, "messages": messages}),
+    )
+}

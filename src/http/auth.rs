@@ -56,11 +56,20 @@ pub async fn require_with(
     let settings = Settings::new(&ctx.b.kv);
     // Until init there are no keys, and the answer says what to do.
     settings.require_config().await?;
-    let key = presented_key(req, allow_query).ok_or_else(|| {
-        Error::Unauthorized(
+    let Some(key) = presented_key(req, allow_query) else {
+        // The admin panel calls the memory API with its session cookie, as owner "admin".
+        if let Some(token) = session_token(req) {
+            if settings.session_valid(&token, ctx.now).await? {
+                check_same_origin(req)?;
+                return Ok(Caller {
+                    key: admin_session_record(ctx.now),
+                });
+            }
+        }
+        return Err(Error::Unauthorized(
             "missing API key: send Authorization: Bearer <key> (or X-API-Key)".into(),
-        )
-    })?;
+        ));
+    };
     if !looks_like_key(&key) {
         return Err(Error::Unauthorized("invalid API key".into()));
     }
@@ -77,10 +86,37 @@ pub async fn require_with(
             scope.as_str()
         )));
     }
+    if let Some(rpm) = record.rpm_limit {
+        crate::platform::rate_limit::hit(
+            &ctx.b.db,
+            &format!("rpm:{}", record.id),
+            rpm,
+            60,
+            ctx.now,
+            "requests per minute for this key",
+        )
+        .await?;
+    }
     Ok(Caller { key: record })
 }
 
 pub const SESSION_COOKIE: &str = "memgate_session";
+
+/// The identity of a signed-in admin session: owner `admin`, every scope, no limits.
+fn admin_session_record(now: f64) -> ApiKeyRecord {
+    ApiKeyRecord {
+        id: "session".into(),
+        name: "admin session".into(),
+        owner: "admin".into(),
+        scopes: Scope::ALL.to_vec(),
+        prefix: String::new(),
+        key_hash: String::new(),
+        created_at: now,
+        rpm_limit: None,
+        daily_token_quota: None,
+        expires_at: None,
+    }
+}
 
 /// The session token from the `Cookie` header, if any.
 pub fn session_token(req: &Request) -> Option<String> {

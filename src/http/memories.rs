@@ -18,7 +18,7 @@ fn store(ctx: &Ctx) -> MemoryStore<'_> {
     MemoryStore::new(&ctx.b.db, &ctx.b.blobs)
 }
 
-fn checked_hash(hash: &str) -> Result<&str> {
+pub fn checked_hash(hash: &str) -> Result<&str> {
     if is_content_hash(hash) {
         Ok(hash)
     } else {
@@ -33,7 +33,10 @@ pub async fn create(ctx: &Ctx, req: &mut Request) -> HttpResult {
     let caller = require(ctx, req, Scope::MemoryWrite).await?;
     let body: CreateMemoryRequest = read_json(req, MAX_JSON_BODY).await?;
     let new = body.validate()?;
-    match store(ctx).insert(caller.owner(), &new, ctx.now).await? {
+    let app = ctx.app().await?;
+    let inserted = app.store_memory(caller.owner(), &new, None).await?;
+    ctx.flush_events(&app);
+    match inserted {
         Inserted::Created(memory) => json(
             200,
             &json!({
@@ -152,7 +155,10 @@ pub async fn update(ctx: &Ctx, req: &mut Request, hash: &str) -> HttpResult {
 pub async fn delete(ctx: &Ctx, req: &mut Request, hash: &str) -> HttpResult {
     let caller = require(ctx, req, Scope::MemoryWrite).await?;
     let hash = checked_hash(hash)?;
-    if !store(ctx).delete(caller.owner(), hash).await? {
+    let app = ctx.app().await?;
+    let deleted = app.delete_memory(caller.owner(), hash).await?;
+    ctx.flush_events(&app);
+    if !deleted {
         return Err(Error::not_found("memory not found"));
     }
     json(

@@ -2,28 +2,58 @@
 //! answer. Errors are turned into responses in exactly one place (`respond`).
 
 mod admin;
+mod analyze;
 mod auth;
 mod body;
+mod documents;
 mod memories;
+mod openai;
 mod respond;
+mod search;
 mod system;
+mod transfer;
 
-use worker::{Env, Request, Response};
+use worker::{Context, Env, Request, Response};
 
+use crate::app::App;
 use crate::core::routes::{resolve, surface, Resolution, Route};
 use crate::core::Error;
+use crate::platform::kv_settings::Settings;
 use crate::platform::Bindings;
 pub use respond::HttpResult;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// What every handler gets: bindings, and the request's clock.
+/// What every handler gets: bindings, the request's clock, and the execution context.
 pub struct Ctx {
     pub b: Bindings,
     pub now: f64,
+    pub wctx: Context,
 }
 
-pub async fn handle(mut req: Request, env: Env) -> worker::Result<Response> {
+impl Ctx {
+    /// The configuration (or "not initialised") and the application services over it.
+    pub async fn app(&self) -> Result<App<'_>, Error> {
+        let config = Settings::new(&self.b.kv).require_config().await?;
+        App::new(&self.b, config, self.now)
+    }
+
+    /// Delivers the app's pending events after the response, without delaying it.
+    pub fn flush_events(&self, app: &App<'_>) {
+        let events = app.take_events();
+        if events.is_empty() {
+            return;
+        }
+        let env = self.b.env.clone();
+        self.wctx.wait_until(async move {
+            for e in events {
+                crate::platform::event_hub::publish(&env, &e.owner, e.event, e.data).await;
+            }
+        });
+    }
+}
+
+pub async fn handle(mut req: Request, env: Env, wctx: Context) -> worker::Result<Response> {
     let path = req.path();
     let method = req.method().to_string().to_uppercase();
     let surface = surface(&path);
@@ -35,6 +65,7 @@ pub async fn handle(mut req: Request, env: Env) -> worker::Result<Response> {
             let ctx = Ctx {
                 b,
                 now: js_sys::Date::now() / 1000.0,
+                wctx,
             };
             dispatch(&ctx, &mut req, &method, &path).await
         }
@@ -79,13 +110,36 @@ async fn dispatch(ctx: &Ctx, req: &mut Request, method: &str, path: &str) -> Htt
         Route::MemoryGet => memories::get(ctx, req, param(0)).await,
         Route::MemoryUpdate => memories::update(ctx, req, param(0)).await,
         Route::MemoryDelete => memories::delete(ctx, req, param(0)).await,
+        Route::Search => search::semantic(ctx, req).await,
+        Route::SearchByTag => search::by_tag(ctx, req).await,
+        Route::SearchByTime => search::by_time(ctx, req).await,
+        Route::Tags => search::tags(ctx, req).await,
+        Route::Stats => search::stats(ctx, req).await,
+        Route::HealthDetailed => system::health_detailed(ctx).await,
+        Route::Events => search::events(ctx, req).await,
+        Route::DocumentsUpload => documents::upload(ctx, req).await,
+        Route::DocumentsList => documents::list(ctx, req).await,
+        Route::DocumentDelete => documents::delete(ctx, req, param(0)).await,
+        Route::Export => transfer::export(ctx, req).await,
+        Route::Import => transfer::import(ctx, req).await,
+        Route::Models => openai::models(ctx, req).await,
+        Route::ChatCompletions => openai::chat_completions(ctx, req).await,
+        Route::Embeddings => openai::embeddings(ctx, req).await,
+        Route::Images => openai::images(ctx, req).await,
+        Route::ImageFile => openai::image_file(ctx, param(0)).await,
+        Route::AnalyzeError => analyze::analyze_error(ctx, req).await,
+        Route::AdminConfigGet => admin::get_config(ctx, req).await,
+        Route::AdminConfigPut => admin::put_config(ctx, req).await,
+        Route::AdminUsage => admin::usage(ctx, req).await,
+        Route::AdminConversations => admin::conversations(ctx, req).await,
+        Route::AdminConversation => admin::conversation(ctx, req, param(0)).await,
     }
 }
 
 /// CORS for the key-authenticated APIs (browser apps call them with a bearer key). The admin
 /// API uses a cookie and stays same-origin only.
 fn cors(mut resp: Response, path: &str) -> worker::Result<Response> {
-    if path.starts_with("/admin") {
+    if path.starts_with("/admin") || path.starts_with("/api/events") || path == "/events" {
         return Ok(resp);
     }
     let h = resp.headers_mut();

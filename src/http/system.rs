@@ -37,3 +37,35 @@ pub async fn health(ctx: &Ctx) -> HttpResult {
         }),
     )
 }
+
+/// Health with storage checks, as mcp-memory-service's `/api/health/detailed`.
+pub async fn health_detailed(ctx: &Ctx) -> HttpResult {
+    let started = js_sys::Date::now();
+    let d1_ok = crate::platform::d1::first::<serde_json::Value>(&ctx.b.db, "SELECT 1 AS ok", &[])
+        .await
+        .is_ok();
+    let d1_ms = js_sys::Date::now() - started;
+    let kv_started = js_sys::Date::now();
+    let initialized = Settings::new(&ctx.b.kv).config().await;
+    let kv_ms = js_sys::Date::now() - kv_started;
+    let backend = match ctx.b.var("VECTOR_BACKEND").as_deref() {
+        Some("d1") => "d1",
+        _ => "vectorize",
+    };
+    let healthy = d1_ok && initialized.is_ok();
+    json(
+        if healthy { 200 } else { 503 },
+        &json!({
+            "status": if healthy { "healthy" } else { "unhealthy" },
+            "version": VERSION,
+            "timestamp": iso8601(ctx.now),
+            "initialized": matches!(initialized, Ok(Some(_))),
+            "storage": {
+                "backend": "cloudflare-d1",
+                "vector_index": backend,
+                "d1": {"ok": d1_ok, "latency_ms": d1_ms},
+                "kv": {"ok": initialized.is_ok(), "latency_ms": kv_ms},
+            },
+        }),
+    )
+}

@@ -54,20 +54,7 @@ impl<'a> MemoryStore<'a> {
     async fn hydrate(&self, row: Row) -> Result<Memory> {
         let content = match (row.content, row.blob_key) {
             (Some(c), _) => c,
-            (None, Some(key)) => {
-                let obj = self
-                    .blobs
-                    .get(&key)
-                    .execute()
-                    .await
-                    .map_err(storage)?
-                    .ok_or_else(|| Error::Storage(format!("R2 object {key} is missing")))?;
-                let body = obj
-                    .body()
-                    .ok_or_else(|| Error::Storage(format!("R2 object {key} has no body")))?;
-                let bytes = body.bytes().await.map_err(storage)?;
-                String::from_utf8(bytes).map_err(|e| Error::Storage(e.to_string()))?
-            }
+            (None, Some(key)) => self.blob_text(&key).await?,
             (None, None) => return Err(Error::Storage("memory row without content".into())),
         };
         let tags: Vec<String> = serde_json::from_str(&row.tags).unwrap_or_default();
@@ -99,7 +86,13 @@ impl<'a> MemoryStore<'a> {
 
     /// Stores a memory unless the owner already has the same content. Large content goes
     /// to R2 first; the D1 batch (row + tags + keyword index) then commits it.
-    pub async fn insert(&self, owner: &str, m: &NewMemory, now: f64) -> Result<Inserted> {
+    pub async fn insert(
+        &self,
+        owner: &str,
+        m: &NewMemory,
+        created_at: f64,
+        updated_at: f64,
+    ) -> Result<Inserted> {
         if let Some(existing) = self.get(owner, &m.content_hash).await? {
             return Ok(Inserted::Duplicate(existing));
         }
@@ -121,7 +114,7 @@ impl<'a> MemoryStore<'a> {
             d1::stmt(
                 self.db,
                 "INSERT INTO memories (owner, content_hash, content, blob_key, content_bytes, memory_type, tags, metadata, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 &[
                     owner.into(),
                     (&m.content_hash).into(),
@@ -131,7 +124,8 @@ impl<'a> MemoryStore<'a> {
                     m.memory_type.as_deref().into(),
                     (&tags).into(),
                     (&metadata).into(),
-                    now.into(),
+                    created_at.into(),
+                    updated_at.into(),
                 ],
             )?,
             d1::stmt(
@@ -307,5 +301,223 @@ impl<'a> MemoryStore<'a> {
             self.blobs.delete(&k).await.map_err(storage)?;
         }
         Ok(true)
+    }
+}
+
+/// A memory row with its internal id, for search and indexing.
+#[derive(Deserialize)]
+pub struct IdRef {
+    pub id: i64,
+    pub vector_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct Unindexed {
+    pub id: i64,
+    pub owner: String,
+    pub content_hash: String,
+    pub memory_type: Option<String>,
+    pub content: Option<String>,
+    pub blob_key: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct IdRow {
+    id: i64,
+    #[serde(flatten)]
+    row: Row,
+}
+
+#[derive(Deserialize)]
+struct KeywordHit {
+    id: i64,
+}
+
+/// Optional restrictions on which memories a query may return.
+#[derive(Default, Clone)]
+pub struct Filters<'f> {
+    pub tags: &'f [String],
+    pub match_all: bool,
+    pub since: Option<f64>,
+    pub until: Option<f64>,
+    pub memory_type: Option<&'f str>,
+}
+
+/// SQL conditions on `m` for `Filters`, using parameters ?3..?7.
+const FILTER_SQL: &str = "(?3 IS NULL OR m.created_at >= ?3) AND (?4 IS NULL OR m.created_at < ?4)
+    AND (?5 IS NULL OR m.memory_type = ?5)
+    AND (?6 = '[]' OR (
+        SELECT COUNT(DISTINCT t.tag) FROM memory_tags t
+        WHERE t.memory_id = m.id AND t.tag IN (SELECT value FROM json_each(?6))
+    ) >= CASE WHEN ?7 = 1 THEN json_array_length(?6) ELSE 1 END)";
+
+impl MemoryStore<'_> {
+    fn filter_args<'f>(f: &'f Filters<'f>, tags_json: &'f str) -> [Arg<'f>; 5] {
+        [
+            f.since.map_or(Arg::Null, Arg::Real),
+            f.until.map_or(Arg::Null, Arg::Real),
+            f.memory_type.into(),
+            Arg::Text(tags_json),
+            Arg::Int(i64::from(f.match_all)),
+        ]
+    }
+
+    pub async fn id_of(&self, owner: &str, hash: &str) -> Result<Option<IdRef>> {
+        d1::first(
+            self.db,
+            "SELECT id, vector_id FROM memories WHERE owner = ?1 AND content_hash = ?2",
+            &[owner.into(), hash.into()],
+        )
+        .await
+    }
+
+    /// The owner's memories with these ids that pass the filters, keyed by id.
+    pub async fn by_ids(
+        &self,
+        owner: &str,
+        ids: &[i64],
+        f: &Filters<'_>,
+    ) -> Result<Vec<(i64, Memory)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids_json = serde_json::to_string(ids).map_err(|e| Error::Internal(e.to_string()))?;
+        let tags_json =
+            serde_json::to_string(f.tags).map_err(|e| Error::Internal(e.to_string()))?;
+        let mut args = vec![Arg::from(owner), Arg::Text(&ids_json)];
+        args.extend(Self::filter_args(f, &tags_json));
+        let rows: Vec<IdRow> = d1::all(
+            self.db,
+            &format!(
+                "SELECT m.id, {COLUMNS} FROM memories m WHERE m.owner = ?1
+                 AND m.id IN (SELECT value FROM json_each(?2)) AND {FILTER_SQL}"
+            ),
+            &args,
+        )
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push((r.id, self.hydrate(r.row).await?));
+        }
+        Ok(out)
+    }
+
+    /// Best keyword (BM25) matches of an FTS5 query, best first.
+    pub async fn keyword_search(
+        &self,
+        owner: &str,
+        fts: &str,
+        limit: usize,
+        f: &Filters<'_>,
+    ) -> Result<Vec<i64>> {
+        let tags_json =
+            serde_json::to_string(f.tags).map_err(|e| Error::Internal(e.to_string()))?;
+        let mut args = vec![Arg::from(owner), Arg::Text(fts)];
+        args.extend(Self::filter_args(f, &tags_json));
+        args.push(Arg::Int(limit as i64));
+        let sql = format!(
+            "SELECT m.id FROM memories_fts JOIN memories m ON m.id = memories_fts.rowid
+             WHERE memories_fts MATCH ?2 AND m.owner = ?1 AND {FILTER_SQL}
+             ORDER BY bm25(memories_fts) LIMIT ?8"
+        );
+        let hits: Vec<KeywordHit> = d1::all(self.db, &sql, &args).await?;
+        Ok(hits.into_iter().map(|h| h.id).collect())
+    }
+
+    /// Memories matching only filters (tags, time range), newest first.
+    pub async fn filtered(
+        &self,
+        owner: &str,
+        f: &Filters<'_>,
+        limit: usize,
+    ) -> Result<Vec<(i64, Memory)>> {
+        let tags_json =
+            serde_json::to_string(f.tags).map_err(|e| Error::Internal(e.to_string()))?;
+        let mut args = vec![Arg::from(owner), Arg::Null];
+        args.extend(Self::filter_args(f, &tags_json));
+        args.push(Arg::Int(limit as i64));
+        let rows: Vec<IdRow> = d1::all(
+            self.db,
+            &format!(
+                "SELECT m.id, {COLUMNS} FROM memories m WHERE m.owner = ?1 AND (?2 IS NULL) AND {FILTER_SQL}
+                 ORDER BY m.created_at DESC, m.id DESC LIMIT ?8"
+            ),
+            &args,
+        )
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push((r.id, self.hydrate(r.row).await?));
+        }
+        Ok(out)
+    }
+
+    /// Memories whose vector is missing (a failed or interrupted index write), oldest first.
+    pub async fn unindexed(&self, older_than: f64, limit: usize) -> Result<Vec<Unindexed>> {
+        d1::all(
+            self.db,
+            "SELECT id, owner, content_hash, memory_type, content, blob_key FROM memories
+             WHERE vector_state = 0 AND created_at < ?1 ORDER BY id LIMIT ?2",
+            &[older_than.into(), (limit as i64).into()],
+        )
+        .await
+    }
+
+    pub async fn blob_text(&self, key: &str) -> Result<String> {
+        let obj = self
+            .blobs
+            .get(key)
+            .execute()
+            .await
+            .map_err(storage)?
+            .ok_or_else(|| Error::Storage(format!("R2 object {key} is missing")))?;
+        let body = obj
+            .body()
+            .ok_or_else(|| Error::Storage(format!("R2 object {key} has no body")))?;
+        let bytes = body.bytes().await.map_err(storage)?;
+        String::from_utf8(bytes).map_err(|e| Error::Storage(e.to_string()))
+    }
+}
+
+#[derive(serde::Serialize, Deserialize)]
+pub struct TagCount {
+    pub tag: String,
+    pub count: i64,
+}
+
+#[derive(serde::Serialize, Deserialize, Default)]
+pub struct Stats {
+    pub total_memories: i64,
+    pub unique_tags: i64,
+    pub memories_this_week: i64,
+    pub documents: i64,
+    pub unindexed: i64,
+    pub total_bytes: i64,
+}
+
+impl MemoryStore<'_> {
+    pub async fn tags(&self, owner: &str) -> Result<Vec<TagCount>> {
+        d1::all(
+            self.db,
+            "SELECT tag, COUNT(*) AS count FROM memory_tags WHERE owner = ?1 GROUP BY tag ORDER BY count DESC, tag",
+            &[owner.into()],
+        )
+        .await
+    }
+
+    pub async fn stats(&self, owner: &str, week_start: f64) -> Result<Stats> {
+        let s: Option<Stats> = d1::first(
+            self.db,
+            "SELECT
+               (SELECT COUNT(*) FROM memories WHERE owner = ?1) AS total_memories,
+               (SELECT COUNT(DISTINCT tag) FROM memory_tags WHERE owner = ?1) AS unique_tags,
+               (SELECT COUNT(*) FROM memories WHERE owner = ?1 AND created_at >= ?2) AS memories_this_week,
+               (SELECT COUNT(*) FROM documents WHERE owner = ?1) AS documents,
+               (SELECT COUNT(*) FROM memories WHERE owner = ?1 AND vector_state = 0) AS unindexed,
+               (SELECT COALESCE(SUM(content_bytes), 0) FROM memories WHERE owner = ?1) AS total_bytes",
+            &[owner.into(), week_start.into()],
+        )
+        .await?;
+        Ok(s.unwrap_or_default())
     }
 }

@@ -2,12 +2,21 @@
 //! Workers AI, fetch). Each adapter is small and hides one binding.
 
 pub mod bindings;
+pub mod chat;
 pub mod crypto;
 pub mod d1;
+pub mod document_store;
+pub mod embedder;
 pub mod error;
+pub mod event_hub;
+pub mod gateway_store;
+pub mod http_client;
 pub mod kv_settings;
 pub mod maintenance;
 pub mod memory_store;
 pub mod rate_limit;
+pub mod vector_d1;
+pub mod vectorize;
+pub mod workers_ai;
 
 pub use bindings::Bindings;

@@ -38,6 +38,26 @@ def fresh_worker():
 
 
 @pytest.fixture(scope="session")
+def cloud_worker():
+    """memgate with its production adapters (Vectorize, Workers AI) bound to stand-ins."""
+    w = Worker(name="cloud", env="standins", configs=["standins/wrangler.toml"]).start()
+    try:
+        w.admin_key = init_worker(w)
+        yield w
+    finally:
+        w.stop()
+
+
+def key_for(worker, admin_key, owner, scopes=None):
+    body = {"name": f"key for {owner}", "owner": owner}
+    if scopes is not None:
+        body["scopes"] = scopes
+    r = httpx.post(f"{worker.url}/admin/keys", json=body, headers={"Authorization": f"Bearer {admin_key}"}, timeout=30)
+    assert r.status_code == 201, r.text
+    return r.json()["key"]
+
+
+@pytest.fixture(scope="session")
 def admin_key(worker) -> str:
     return init_worker(worker)
 

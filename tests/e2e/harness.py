@@ -37,8 +37,10 @@ def tool_env() -> dict:
 class Worker:
     """One memgate in workerd: fresh D1 (migrated), KV and R2 under a temp dir."""
 
-    def __init__(self, name: str = "memgate", vars: dict | None = None, configs: list[str] | None = None):
+    def __init__(self, name: str = "memgate", vars: dict | None = None, configs: list[str] | None = None,
+                 env: str = "local"):
         self.name = name
+        self.env = env
         self.vars = vars or {}
         self.configs = configs or []
         self.port = free_port()
@@ -58,13 +60,13 @@ class Worker:
             subprocess.run(["bash", str(ROOT / "scripts" / "build.sh")], check=True, env={**tool_env(), "MEMGATE_SKIP_BUILD": ""})
         env = tool_env()
         migrated = subprocess.run(
-            ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--env", "local",
+            ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--env", self.env,
              "-c", str(ROOT / "wrangler.toml"), "--persist-to", str(self.state)],
             cwd=ROOT, env=env, capture_output=True, text=True,
         )
         if migrated.returncode != 0:
             raise RuntimeError(f"migrations failed:\n{migrated.stdout[-3000:]}\n{migrated.stderr[-3000:]}")
-        cmd = ["wrangler", "dev", *self._config_args(), "--env", "local", "--ip", "127.0.0.1",
+        cmd = ["wrangler", "dev", *self._config_args(), "--env", self.env, "--ip", "127.0.0.1",
                "--port", str(self.port), "--inspector-port", str(free_port()),
                "--persist-to", str(self.state), "--test-scheduled", "--log-level", "info",
                "--show-interactive-dev-session=false"]

@@ -1,0 +1,86 @@
+//! Application services (wasm only): orchestrate the core's rules over the adapters —
+//! store then index, search by fusing rankings, repair what failed. Handlers stay thin.
+
+pub mod documents;
+pub mod images;
+pub mod memories;
+
+use std::cell::RefCell;
+
+use crate::core::config::Config;
+use crate::core::Result;
+use crate::platform::embedder::AnyEmbedder;
+use crate::platform::http_client::RetryPolicy;
+use crate::platform::memory_store::MemoryStore;
+use crate::platform::vector_d1::D1VectorIndex;
+use crate::platform::vectorize::{AnyVectorIndex, VectorizeBinding, VectorizeIndex};
+use crate::platform::workers_ai::AiBinding;
+use crate::platform::Bindings;
+
+/// An event to deliver to the owner's live clients once the response is on its way.
+pub struct PendingEvent {
+    pub owner: String,
+    pub event: &'static str,
+    pub data: serde_json::Value,
+}
+
+pub struct App<'a> {
+    pub b: &'a Bindings,
+    pub config: Config,
+    pub now: f64,
+    pub store: MemoryStore<'a>,
+    pub index: AnyVectorIndex<'a>,
+    pub embedder: AnyEmbedder,
+    pub retry: RetryPolicy,
+    events: RefCell<Vec<PendingEvent>>,
+}
+
+impl<'a> App<'a> {
+    pub fn new(b: &'a Bindings, config: Config, now: f64) -> Result<Self> {
+        let retry = RetryPolicy {
+            max_retries: b
+                .var("MAX_RETRIES")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(3),
+            base_delay_ms: b
+                .var("BASE_DELAY_MS")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(250),
+        };
+        let index = match (
+            b.var("VECTOR_BACKEND").as_deref(),
+            VectorizeBinding::from_env(&b.env),
+        ) {
+            (Some("d1"), _) | (_, None) => AnyVectorIndex::D1(D1VectorIndex::new(&b.db)),
+            (_, Some(binding)) => AnyVectorIndex::Vectorize(VectorizeIndex::new(binding, &b.db)),
+        };
+        let embedder = AnyEmbedder::from_config(
+            &config.embeddings,
+            AiBinding::from_env(&b.env),
+            &b.var_or("EMBEDDING_MODEL", "@cf/baai/bge-base-en-v1.5"),
+            retry,
+        )?;
+        Ok(App {
+            b,
+            config,
+            now,
+            store: MemoryStore::new(&b.db, &b.blobs),
+            index,
+            embedder,
+            retry,
+            events: RefCell::new(Vec::new()),
+        })
+    }
+
+    pub fn emit(&self, owner: &str, event: &'static str, data: serde_json::Value) {
+        self.events.borrow_mut().push(PendingEvent {
+            owner: owner.to_string(),
+            event,
+            data,
+        });
+    }
+
+    pub fn take_events(&self) -> Vec<PendingEvent> {
+        std::mem::take(&mut *self.events.borrow_mut())
+    }
+}

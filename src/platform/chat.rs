@@ -1,0 +1,403 @@
+//! Chat providers: Workers AI (binding) and any OpenAI-compatible upstream. Both yield the
+//! same events, streaming or not; the gateway turns them into OpenAI's exact shapes.
+
+use std::pin::Pin;
+
+use futures_util::{Stream, StreamExt};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use wasm_bindgen::JsCast;
+use worker::web_sys::ReadableStream;
+use worker::ByteStream;
+
+use crate::core::config::{ChatConfig, ChatProviderKind};
+use crate::core::openai::{content_text, Chat, ChatMessage, SseParser, Usage};
+use crate::core::{Error, Result};
+use crate::platform::http_client::{endpoint, post_json, RetryPolicy};
+use crate::platform::workers_ai::AiBinding;
+
+/// Workers AI chat models default to 256 output tokens; memgate always passes a value.
+const DEFAULT_MAX_TOKENS: u32 = 1024;
+
+/// What a provider produces, streaming or not.
+#[derive(Debug, Clone)]
+pub enum ChatEvent {
+    Content(String),
+    /// Tool-call deltas, passed through as the upstream sent them.
+    ToolCalls(Value),
+    Finish(String),
+    Usage(Usage),
+}
+
+pub type EventStream = Pin<Box<dyn Stream<Item = Result<ChatEvent>>>>;
+
+pub enum ChatBackend {
+    WorkersAi {
+        ai: AiBinding,
+        model: String,
+        retry: RetryPolicy,
+    },
+    OpenAi {
+        base_url: String,
+        api_key: Option<String>,
+        model: String,
+        retry: RetryPolicy,
+    },
+}
+
+/// The non-streaming answer.
+pub struct Completion {
+    pub content: Option<String>,
+    pub tool_calls: Option<Value>,
+    pub finish_reason: String,
+    pub usage: Option<Usage>,
+}
+
+fn upstream_error(status: u16, body: &str) -> Error {
+    // The upstream's own message helps the caller (bad parameters); never its credentials.
+    let msg = serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/error/message")
+                .or_else(|| v.get("error"))
+                .or_else(|| v.get("detail"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| format!("the upstream answered {status}"));
+    match status {
+        400 | 404 | 413 | 422 => Error::Invalid {
+            message: format!("upstream: {msg}"),
+            param: None,
+        },
+        429 => Error::RateLimited {
+            message: format!("the upstream is rate limiting: {msg}"),
+            retry_after_secs: 5,
+        },
+        _ => Error::Upstream {
+            message: format!("the upstream failed ({status}): {msg}"),
+            status: Some(status),
+        },
+    }
+}
+
+impl ChatBackend {
+    pub fn from_config(
+        cfg: &ChatConfig,
+        ai: Option<AiBinding>,
+        retry: RetryPolicy,
+    ) -> Result<Self> {
+        Ok(match cfg.provider {
+            ChatProviderKind::WorkersAi => ChatBackend::WorkersAi {
+                ai: ai.ok_or_else(|| Error::Upstream {
+                    message: "the Workers AI binding (AI) is not configured; choose an openai chat provider".into(),
+                    status: None,
+                })?,
+                model: cfg.model.clone(),
+                retry,
+            },
+            ChatProviderKind::Openai => ChatBackend::OpenAi {
+                base_url: cfg.base_url.clone().unwrap_or_default(),
+                api_key: cfg.api_key.clone(),
+                model: cfg.model.clone(),
+                retry,
+            },
+        })
+    }
+
+    fn openai_body(model: &str, chat: &Chat, messages: &[ChatMessage], stream: bool) -> Value {
+        let mut body: Map<String, Value> = chat.passthrough.clone();
+        body.insert("model".into(), json!(model));
+        body.insert("messages".into(), json!(messages));
+        body.insert("stream".into(), json!(stream));
+        if stream {
+            body.insert("stream_options".into(), json!({"include_usage": true}));
+        }
+        if let Some(m) = chat.max_tokens {
+            body.remove("max_completion_tokens");
+            body.insert("max_tokens".into(), json!(m));
+        }
+        if let Some(t) = chat.temperature {
+            body.insert("temperature".into(), json!(t));
+        }
+        if let Some(p) = chat.top_p {
+            body.insert("top_p".into(), json!(p));
+        }
+        Value::Object(body)
+    }
+
+    fn workers_ai_inputs(chat: &Chat, messages: &[ChatMessage], stream: bool) -> Value {
+        // Workers AI takes text content and system/user/assistant/tool roles.
+        let msgs: Vec<Value> = messages
+            .iter()
+            .map(|m| {
+                let role = if m.role == "developer" {
+                    "system"
+                } else {
+                    m.role.as_str()
+                };
+                json!({"role": role, "content": content_text(&m.content)})
+            })
+            .collect();
+        let mut inputs = json!({
+            "messages": msgs,
+            "max_tokens": chat.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
+            "stream": stream,
+        });
+        for (k, v) in [
+            ("temperature", chat.temperature.map(|t| json!(t))),
+            ("top_p", chat.top_p.map(|t| json!(t))),
+        ] {
+            if let Some(v) = v {
+                inputs[k] = v;
+            }
+        }
+        for k in ["seed", "tools", "frequency_penalty", "presence_penalty"] {
+            if let Some(v) = chat.passthrough.get(k) {
+                inputs[k] = v.clone();
+            }
+        }
+        inputs
+    }
+
+    pub async fn complete(&self, chat: &Chat, messages: &[ChatMessage]) -> Result<Completion> {
+        match self {
+            ChatBackend::OpenAi {
+                base_url,
+                api_key,
+                model,
+                retry,
+            } => {
+                let mut resp = post_json(
+                    &endpoint(base_url, "/chat/completions"),
+                    api_key.as_deref(),
+                    &Self::openai_body(model, chat, messages, false),
+                    *retry,
+                )
+                .await?;
+                let status = resp.status_code();
+                let text = resp.text().await.map_err(|e| Error::Upstream {
+                    message: e.to_string(),
+                    status: None,
+                })?;
+                if !(200..300).contains(&status) {
+                    return Err(upstream_error(status, &text));
+                }
+                #[derive(Deserialize)]
+                struct Resp {
+                    choices: Vec<Choice>,
+                    #[serde(default)]
+                    usage: Option<Usage>,
+                }
+                #[derive(Deserialize)]
+                struct Choice {
+                    message: Msg,
+                    #[serde(default)]
+                    finish_reason: Option<String>,
+                }
+                #[derive(Deserialize)]
+                struct Msg {
+                    #[serde(default)]
+                    content: Option<String>,
+                    #[serde(default)]
+                    tool_calls: Option<Value>,
+                }
+                let parsed: Resp = serde_json::from_str(&text).map_err(|e| Error::Upstream {
+                    message: format!("unexpected upstream answer: {e}"),
+                    status: None,
+                })?;
+                let choice = parsed
+                    .choices
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| Error::Upstream {
+                        message: "the upstream answered without choices".into(),
+                        status: None,
+                    })?;
+                Ok(Completion {
+                    content: choice.message.content,
+                    tool_calls: choice.message.tool_calls,
+                    finish_reason: choice.finish_reason.unwrap_or_else(|| "stop".into()),
+                    usage: parsed.usage,
+                })
+            }
+            ChatBackend::WorkersAi { ai, model, retry } => {
+                let inputs = Self::workers_ai_inputs(chat, messages, false);
+                let value = run_with_retry(ai, model, &inputs, *retry).await?;
+                let v: Value =
+                    serde_wasm_bindgen::from_value(value).map_err(|e| Error::Upstream {
+                        message: format!("unexpected Workers AI answer: {e}"),
+                        status: None,
+                    })?;
+                let tool_calls = v
+                    .get("tool_calls")
+                    .filter(|t| t.as_array().is_some_and(|a| !a.is_empty()))
+                    .cloned();
+                Ok(Completion {
+                    content: v
+                        .get("response")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                    finish_reason: if tool_calls.is_some() {
+                        "tool_calls".into()
+                    } else {
+                        "stop".into()
+                    },
+                    tool_calls,
+                    usage: v
+                        .get("usage")
+                        .and_then(|u| serde_json::from_value(u.clone()).ok()),
+                })
+            }
+        }
+    }
+
+    /// Starts a streaming completion. Retries happen here, before the first byte.
+    pub async fn stream(&self, chat: &Chat, messages: &[ChatMessage]) -> Result<EventStream> {
+        match self {
+            ChatBackend::OpenAi {
+                base_url,
+                api_key,
+                model,
+                retry,
+            } => {
+                let mut resp = post_json(
+                    &endpoint(base_url, "/chat/completions"),
+                    api_key.as_deref(),
+                    &Self::openai_body(model, chat, messages, true),
+                    *retry,
+                )
+                .await?;
+                let status = resp.status_code();
+                if !(200..300).contains(&status) {
+                    let text = resp.text().await.unwrap_or_default();
+                    return Err(upstream_error(status, &text));
+                }
+                let bytes = resp.stream().map_err(|e| Error::Upstream {
+                    message: e.to_string(),
+                    status: None,
+                })?;
+                Ok(sse_events(bytes, parse_openai_chunk))
+            }
+            ChatBackend::WorkersAi { ai, model, retry } => {
+                let inputs = Self::workers_ai_inputs(chat, messages, true);
+                let value = run_with_retry(ai, model, &inputs, *retry).await?;
+                let rs: ReadableStream = value.dyn_into().map_err(|_| Error::Upstream {
+                    message: "Workers AI did not return a stream".into(),
+                    status: None,
+                })?;
+                let bytes = ByteStream::from(rs);
+                Ok(sse_events(bytes, parse_workers_ai_chunk))
+            }
+        }
+    }
+}
+
+async fn run_with_retry(
+    ai: &AiBinding,
+    model: &str,
+    inputs: &Value,
+    retry: RetryPolicy,
+) -> Result<wasm_bindgen::JsValue> {
+    let mut attempt = 0;
+    loop {
+        match ai.run(model, inputs).await {
+            Ok(v) => return Ok(v),
+            Err(e) if attempt < retry.max_retries => {
+                worker::console_warn!("Workers AI retry {attempt}: {e}");
+                worker::Delay::from(retry.delay(attempt, None)).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Turns an SSE byte stream into chat events with `parse` for each `data:` payload.
+fn sse_events(bytes: ByteStream, parse: fn(&str) -> Vec<ChatEvent>) -> EventStream {
+    let state = (bytes, SseParser::default(), false);
+    Box::pin(
+        futures_util::stream::unfold(state, move |(mut bytes, mut parser, done)| async move {
+            if done {
+                return None;
+            }
+            match bytes.next().await {
+                Some(Ok(chunk)) => {
+                    let events: Vec<Result<ChatEvent>> = parser
+                        .push(&chunk)
+                        .iter()
+                        .filter(|d| d.as_str() != "[DONE]")
+                        .flat_map(|d| parse(d))
+                        .map(Ok)
+                        .collect();
+                    Some((futures_util::stream::iter(events), (bytes, parser, false)))
+                }
+                Some(Err(e)) => Some((
+                    futures_util::stream::iter(vec![Err(Error::Upstream {
+                        message: format!("the upstream stream broke: {e}"),
+                        status: None,
+                    })]),
+                    (bytes, parser, true),
+                )),
+                None => {
+                    let events: Vec<Result<ChatEvent>> = parser
+                        .finish()
+                        .filter(|d| d != "[DONE]")
+                        .map(|d| parse(&d))
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(Ok)
+                        .collect();
+                    Some((futures_util::stream::iter(events), (bytes, parser, true)))
+                }
+            }
+        })
+        .flatten(),
+    )
+}
+
+fn parse_openai_chunk(data: &str) -> Vec<ChatEvent> {
+    let Ok(v) = serde_json::from_str::<Value>(data) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Some(choice) = v.get("choices").and_then(|c| c.get(0)) {
+        if let Some(delta) = choice.get("delta") {
+            if let Some(text) = delta.get("content").and_then(Value::as_str) {
+                if !text.is_empty() {
+                    out.push(ChatEvent::Content(text.to_string()));
+                }
+            }
+            if let Some(tc) = delta.get("tool_calls").filter(|t| !t.is_null()) {
+                out.push(ChatEvent::ToolCalls(tc.clone()));
+            }
+        }
+        if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
+            out.push(ChatEvent::Finish(reason.to_string()));
+        }
+    }
+    if let Some(u) = v.get("usage").filter(|u| !u.is_null()) {
+        if let Ok(usage) = serde_json::from_value::<Usage>(u.clone()) {
+            out.push(ChatEvent::Usage(usage));
+        }
+    }
+    out
+}
+
+fn parse_workers_ai_chunk(data: &str) -> Vec<ChatEvent> {
+    let Ok(v) = serde_json::from_str::<Value>(data) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Some(text) = v.get("response").and_then(Value::as_str) {
+        if !text.is_empty() {
+            out.push(ChatEvent::Content(text.to_string()));
+        }
+    }
+    if let Some(u) = v.get("usage").filter(|u| !u.is_null()) {
+        if let Ok(usage) = serde_json::from_value::<Usage>(u.clone()) {
+            out.push(ChatEvent::Usage(usage));
+        }
+    }
+    out
+}

@@ -1,0 +1,230 @@
+//! The local vector index over D1, for runs without Vectorize. Each vector is stored exactly
+//! (f32) with a 1024-bit SimHash sketch. Each isolate keeps the owner's sketches in memory and
+//! catches up incrementally (rows and tombstones carry a growing `seq`), so a query scans
+//! sketches in memory and re-ranks only the best candidates with their exact vectors.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use worker::D1Database;
+
+use crate::core::embed::cosine;
+use crate::core::ports::{VectorEntry, VectorHit, VectorIndex};
+use crate::core::vector::{
+    decode_f32s, decode_sketch, encode_f32s, encode_sketch, sketch, top_candidates, Sketch,
+};
+use crate::core::{Error, Result};
+use crate::platform::d1::{self, Arg};
+use crate::platform::error::storage;
+
+/// D1 statements per batch stay well under the platform's limits.
+const UPSERT_CHUNK: usize = 50;
+
+#[derive(Default)]
+struct OwnerSketches {
+    seq: i64,
+    ids: Vec<i64>,
+    sketches: Vec<Sketch>,
+    pos: HashMap<i64, usize>,
+}
+
+impl OwnerSketches {
+    fn put(&mut self, id: i64, s: Sketch) {
+        match self.pos.get(&id) {
+            Some(&i) => self.sketches[i] = s,
+            None => {
+                self.pos.insert(id, self.ids.len());
+                self.ids.push(id);
+                self.sketches.push(s);
+            }
+        }
+    }
+
+    fn remove(&mut self, id: i64) {
+        if let Some(i) = self.pos.remove(&id) {
+            self.ids.swap_remove(i);
+            self.sketches.swap_remove(i);
+            if i < self.ids.len() {
+                self.pos.insert(self.ids[i], i);
+            }
+        }
+    }
+}
+
+thread_local! {
+    static CACHE: RefCell<HashMap<String, OwnerSketches>> = RefCell::new(HashMap::new());
+}
+
+pub struct D1VectorIndex<'a> {
+    db: &'a D1Database,
+}
+
+#[derive(Deserialize)]
+struct SketchRow {
+    memory_id: i64,
+    seq: i64,
+    sketch: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct VectorRow {
+    memory_id: i64,
+    vector: String,
+}
+
+impl<'a> D1VectorIndex<'a> {
+    pub fn new(db: &'a D1Database) -> Self {
+        D1VectorIndex { db }
+    }
+
+    /// Brings this isolate's sketches of `owner` up to date with D1.
+    async fn sync(&self, owner: &str) -> Result<()> {
+        let since = CACHE.with(|c| c.borrow().get(owner).map_or(-1, |o| o.seq));
+        let statements = vec![
+            d1::stmt(
+                self.db,
+                "SELECT memory_id, seq, sketch FROM vectors WHERE owner = ?1 AND seq > ?2",
+                &[owner.into(), since.into()],
+            )?,
+            d1::stmt(
+                self.db,
+                "SELECT memory_id, seq, NULL AS sketch FROM vector_tombstones WHERE owner = ?1 AND seq > ?2",
+                &[owner.into(), since.into()],
+            )?,
+        ];
+        let results = self.db.batch(statements).await.map_err(storage)?;
+        let mut changes: Vec<SketchRow> = Vec::new();
+        for r in results {
+            changes.extend(r.results::<SketchRow>().map_err(storage)?);
+        }
+        if changes.is_empty() && since >= 0 {
+            return Ok(());
+        }
+        // Apply in write order: a tombstone and a later re-insert of the same id must end inserted.
+        changes.sort_by_key(|c| (c.seq, c.sketch.is_some()));
+        CACHE.with(|c| {
+            let mut cache = c.borrow_mut();
+            let entry = cache.entry(owner.to_string()).or_default();
+            for ch in changes {
+                match ch.sketch.as_deref().and_then(decode_sketch) {
+                    Some(s) => entry.put(ch.memory_id, s),
+                    None => entry.remove(ch.memory_id),
+                }
+                entry.seq = entry.seq.max(ch.seq);
+            }
+            entry.seq = entry.seq.max(0);
+        });
+        Ok(())
+    }
+
+    async fn exact(&self, owner: &str, vector: &[f32], ids: &[i64]) -> Result<Vec<VectorHit>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids_json = serde_json::to_string(ids).map_err(|e| Error::Internal(e.to_string()))?;
+        let rows: Vec<VectorRow> = d1::all(
+            self.db,
+            "SELECT memory_id, vector FROM vectors WHERE owner = ?1 AND memory_id IN (SELECT value FROM json_each(?2))",
+            &[owner.into(), (&ids_json).into()],
+        )
+        .await?;
+        let mut hits: Vec<VectorHit> = rows
+            .into_iter()
+            .filter_map(|r| {
+                decode_f32s(&r.vector).map(|v| VectorHit {
+                    memory_id: r.memory_id,
+                    score: f64::from(cosine(vector, &v)),
+                })
+            })
+            .collect();
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+        Ok(hits)
+    }
+}
+
+impl VectorIndex for D1VectorIndex<'_> {
+    async fn upsert(&self, owner: &str, entries: &[VectorEntry]) -> Result<()> {
+        for chunk in entries.chunks(UPSERT_CHUNK) {
+            let mut statements = vec![d1::stmt(
+                self.db,
+                "UPDATE counters SET value = value + 1 WHERE name = 'vector_seq'",
+                &[],
+            )?];
+            for e in chunk {
+                let sk = encode_sketch(&sketch(&e.values));
+                let vec = encode_f32s(&e.values);
+                statements.push(d1::stmt(
+                    self.db,
+                    "INSERT INTO vectors (memory_id, owner, seq, sketch, vector)
+                     VALUES (?1, ?2, (SELECT value FROM counters WHERE name = 'vector_seq'), ?3, ?4)
+                     ON CONFLICT (memory_id) DO UPDATE SET seq = excluded.seq, sketch = excluded.sketch, vector = excluded.vector",
+                    &[e.memory_id.into(), owner.into(), Arg::Text(&sk), Arg::Text(&vec)],
+                )?);
+                statements.push(d1::stmt(
+                    self.db,
+                    "UPDATE memories SET vector_state = 1, vector_id = ?3 WHERE id = ?1 AND owner = ?2",
+                    &[e.memory_id.into(), owner.into(), Arg::Text(&e.vector_id)],
+                )?);
+            }
+            d1::batch(self.db, statements).await?;
+        }
+        Ok(())
+    }
+
+    async fn query(&self, owner: &str, vector: &[f32], top_k: usize) -> Result<Vec<VectorHit>> {
+        self.sync(owner).await?;
+        let q = sketch(vector);
+        let wanted = (top_k * 5).clamp(64, 400);
+        let candidates: Vec<i64> = CACHE.with(|c| {
+            let cache = c.borrow();
+            let Some(entry) = cache.get(owner) else {
+                return Vec::new();
+            };
+            if entry.ids.len() <= wanted {
+                return entry.ids.clone();
+            }
+            top_candidates(&q, &entry.sketches, wanted)
+                .into_iter()
+                .map(|(i, _)| entry.ids[i])
+                .collect()
+        });
+        let mut hits = self.exact(owner, vector, &candidates).await?;
+        hits.truncate(top_k);
+        Ok(hits)
+    }
+
+    async fn similarity(
+        &self,
+        owner: &str,
+        vector: &[f32],
+        memory_ids: &[i64],
+    ) -> Result<Vec<VectorHit>> {
+        self.exact(owner, vector, memory_ids).await
+    }
+
+    async fn delete(&self, owner: &str, entries: &[(i64, String)]) -> Result<()> {
+        for chunk in entries.chunks(UPSERT_CHUNK) {
+            let mut statements = vec![d1::stmt(
+                self.db,
+                "UPDATE counters SET value = value + 1 WHERE name = 'vector_seq'",
+                &[],
+            )?];
+            for (memory_id, _) in chunk {
+                statements.push(d1::stmt(
+                    self.db,
+                    "DELETE FROM vectors WHERE memory_id = ?1 AND owner = ?2",
+                    &[(*memory_id).into(), owner.into()],
+                )?);
+                statements.push(d1::stmt(
+                    self.db,
+                    "INSERT INTO vector_tombstones (memory_id, owner, seq)
+                     VALUES (?1, ?2, (SELECT value FROM counters WHERE name = 'vector_seq'))",
+                    &[(*memory_id).into(), owner.into()],
+                )?);
+            }
+            d1::batch(self.db, statements).await?;
+        }
+        Ok(())
+    }
+}
