@@ -49,9 +49,17 @@ pub fn parse_time_phrase(phrase: &str, now: f64) -> Result<(f64, f64)> {
     check_now(now)?;
     let toks = tokens(phrase);
     let words: Vec<&str> = toks.iter().map(|t| t.text.as_str()).collect();
+    let strict = Ctx::new(now, false);
     Ctx::new(now, true)
         .parse(&words)
-        .or_else(|| find(&Ctx::new(now, false), &words).map(|(r, _, _)| r))
+        .or_else(|| {
+            // A phrase inside a sentence is fine, but not when the rest still looks like
+            // time syntax: "2025-02-01 to 2025-01-01" or "february 30" are mistakes to
+            // report, not sentences that happen to mention a date.
+            let (r, from, to) = find(&strict, &words)?;
+            let mut rest = words[..from].iter().chain(&words[to..]);
+            rest.all(|w| !strict.looks_temporal(w)).then_some(r)
+        })
         .ok_or_else(|| {
             Error::invalid_param(
                 "query",
@@ -287,7 +295,7 @@ impl Ctx {
             ["today", p] => part_of_day(p).map(|h| part(today, h)),
             [q @ ("this" | "current" | "last" | "past" | "previous"), w] => self.relative(q, w),
             [n, u, "ago"] => self.ago(count(n)?, Unit::parse(u)?),
-            ["last" | "past" | "previous" | "recent", n, u] => self.rolling(count(n)?, Unit::parse(u)?),
+            ["last" | "past" | "previous", n, u] => self.rolling(count(n)?, Unit::parse(u)?),
             [w] => self
                 .weekday(w)
                 .map(|wd| self.last_weekday(wd))
@@ -378,6 +386,14 @@ impl Ctx {
         let d = self.day.min(days_in_month(y, m));
         let time_of_day = self.now - self.today as f64 * DAY;
         days_from_civil(y, m, d) as f64 * DAY + time_of_day
+    }
+
+    /// Whether a word left over around an embedded phrase is itself date-like.
+    fn looks_temporal(&self, w: &str) -> bool {
+        w.bytes().any(|b| b.is_ascii_digit())
+            || matches!(w, "ago" | "between" | "since" | "before" | "after" | "until" | "till")
+            || self.weekday(w).is_some()
+            || (w != "may" && self.month_name(w).is_some())
     }
 
     /// Monday = 0.
@@ -612,7 +628,10 @@ fn datetime(date: &str, time: &str) -> Option<Range> {
         let tz = &tz[1..];
         let (h, mi) = match tz.split_once(':') {
             Some((h, mi)) => (digits(h, 2, 2)?, digits(mi, 2, 2)?),
-            None if tz.len() == 4 => (digits(&tz[..2], 2, 2)?, digits(&tz[2..], 2, 2)?),
+            None if tz.len() == 4 => {
+                let hhmm = digits(tz, 4, 4)?;
+                (hhmm / 100, hhmm % 100)
+            }
             None => (digits(tz, 2, 2)?, 0),
         };
         if h > 23 || mi > 59 {

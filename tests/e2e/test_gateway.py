@@ -1,0 +1,307 @@
+"""The OpenAI-compatible gateway driven by the official `openai` SDK against a scripted
+OpenAI-compatible upstream on loopback (and Workers AI through a stand-in)."""
+
+import base64
+import json
+import subprocess
+import time
+
+import httpx
+import openai
+import pytest
+
+from conftest import key_for
+from harness import ROOT, tool_env
+
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+UPSTREAM_MODEL = "upstream-model-x"
+
+
+def last_user(body):
+    for m in reversed(body.get("messages", [])):
+        if m["role"] == "user":
+            c = m["content"]
+            return c if isinstance(c, str) else " ".join(p.get("text", "") for p in c)
+    return ""
+
+
+class Upstream:
+    """Scripted behaviour keyed on the last user message."""
+
+    def __init__(self):
+        self.failures = {}
+
+    def __call__(self, req):
+        path, body = req["path"], req["body"] or {}
+        if path.endswith("/images/generations"):
+            return 200, None, {"created": 1, "data": [{"b64_json": base64.b64encode(PNG).decode()}]}
+        if not path.endswith("/chat/completions"):
+            return 404, None, {"error": {"message": "no such route"}}
+        text = last_user(body)
+        if "429-once" in text and not self.failures.get(text):
+            self.failures[text] = True
+            return 429, {"retry-after": "0", "content-type": "application/json"}, json.dumps({"error": {"message": "slow down"}})
+        if "500-always" in text:
+            return 500, None, {"error": {"message": "upstream exploded"}}
+        if "pip" in text.lower():
+            reply = json.dumps({"diagnosis": "missing compiler", "cause": "no gcc", "fix_commands": ["apt-get install gcc"], "confidence": "high"})
+        else:
+            reply = f"echo: {text}"
+        if body.get("stream"):
+            def chunks():
+                base = {"id": "up-1", "object": "chat.completion.chunk", "created": 1, "model": UPSTREAM_MODEL}
+                yield "data: " + json.dumps({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}) + "\n\n"
+                for w in reply.split(" "):
+                    yield "data: " + json.dumps({**base, "choices": [{"index": 0, "delta": {"content": w + " "}, "finish_reason": None}]}) + "\n\n"
+                yield "data: " + json.dumps({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}) + "\n\n"
+                if (body.get("stream_options") or {}).get("include_usage"):
+                    yield "data: " + json.dumps({**base, "choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}}) + "\n\n"
+                yield "data: [DONE]\n\n"
+            return 200, {"content-type": "text/event-stream"}, chunks()
+        return 200, None, {
+            "id": "up-1", "object": "chat.completion", "created": 1, "model": UPSTREAM_MODEL,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
+        }
+
+
+@pytest.fixture(scope="module")
+def upstream(worker, admin_key, scripted):
+    up = scripted(Upstream())
+    r = httpx.put(f"{worker.url}/admin/config", headers={"Authorization": f"Bearer {admin_key}"},
+                  json={"chat": {"provider": "openai", "base_url": up.url + "/v1", "api_key": "upstream-secret", "model": UPSTREAM_MODEL},
+                        "public_model_name": "memgate-test", "drawing": {"model": "dall-e-test"}})
+    assert r.status_code == 200, r.text
+    assert "upstream-secret" not in r.text
+    return up
+
+
+@pytest.fixture(scope="module")
+def scripted():
+    from harness import ScriptedServer
+    servers = []
+
+    def start(handler):
+        s = ScriptedServer(handler)
+        servers.append(s)
+        return s
+
+    yield start
+    for s in servers:
+        s.stop()
+
+
+@pytest.fixture
+def client(worker, make_key, upstream):
+    key, owner = make_key()
+    c = openai.OpenAI(base_url=f"{worker.url}/v1", api_key=key, max_retries=0, timeout=60)
+    c.key, c.owner = key, owner
+    return c
+
+
+def test_models_and_non_streaming_chat(client, upstream):
+    ids = [m.id for m in client.models.list().data]
+    assert "memgate-test" in ids and UPSTREAM_MODEL not in ids
+    r = client.chat.completions.create(model="memgate-test", messages=[{"role": "user", "content": "hello there"}], max_tokens=20, temperature=0.3, seed=7, user="u1")
+    assert r.object == "chat.completion" and r.model == "memgate-test"
+    assert r.choices[0].index == 0 and r.choices[0].finish_reason == "stop"
+    assert r.choices[0].message.content == "echo: hello there"
+    assert r.usage.total_tokens == 18
+    sent = upstream.requests[-1]["body"]
+    assert sent["model"] == UPSTREAM_MODEL and sent["max_tokens"] == 20 and sent["seed"] == 7 and sent["user"] == "u1"
+    assert upstream.requests[-1]["headers"]["Authorization"] == "Bearer upstream-secret"
+
+
+def test_content_parts_and_roles(client, upstream):
+    r = client.chat.completions.create(model="x", messages=[
+        {"role": "developer", "content": "be terse"},
+        {"role": "user", "content": [{"type": "text", "text": "part one"}, {"type": "text", "text": "part two"}]},
+    ], max_completion_tokens=5)
+    assert "part one" in r.choices[0].message.content
+    assert upstream.requests[-1]["body"]["max_tokens"] == 5
+
+
+def test_streaming_chunks_usage_and_done(client, worker):
+    stream = client.chat.completions.create(model="memgate-test", messages=[{"role": "user", "content": "stream me please"}], stream=True, stream_options={"include_usage": True})
+    chunks = list(stream)
+    assert all(c.object == "chat.completion.chunk" and c.model == "memgate-test" for c in chunks)
+    with_choices = [c for c in chunks if c.choices]
+    assert all(ch.index == 0 for c in with_choices for ch in c.choices)
+    finishes = [ch.finish_reason for c in with_choices for ch in c.choices if ch.finish_reason]
+    assert finishes == ["stop"]
+    text = "".join(ch.delta.content or "" for c in with_choices for ch in c.choices)
+    assert text.strip() == "echo: stream me please"
+    assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens == 18
+    # The raw frames: data: {json}\n\n ... data: [DONE]\n\n
+    with httpx.stream("POST", f"{worker.url}/v1/chat/completions", headers={"Authorization": f"Bearer {client.key}"},
+                      json={"messages": [{"role": "user", "content": "raw frames"}], "stream": True}) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        raw = "".join(r.iter_text())
+    frames = [f for f in raw.split("\n\n") if f]
+    assert all(f.startswith("data: ") for f in frames)
+    assert frames[-1] == "data: [DONE]"
+    assert all(json.loads(f[6:])["choices"] for f in frames[:-1]), "no usage chunk unless asked"
+
+
+def test_memories_reach_the_upstream_with_sources(client, worker, upstream):
+    mem = httpx.post(f"{worker.url}/api/memories", headers={"Authorization": f"Bearer {client.key}"}, json={"content": "The launch code for project Falcon is tangerine-42"})
+    h = mem.json()["content_hash"]
+    raw = client.chat.completions.with_raw_response.create(model="m", messages=[{"role": "user", "content": "What is the launch code for project Falcon?"}])
+    assert h in raw.headers["x-memgate-sources"].split(",")
+    system = upstream.requests[-1]["body"]["messages"][0]
+    assert system["role"] == "system" and "tangerine-42" in system["content"]
+    raw = client.chat.completions.with_raw_response.create(model="m", messages=[{"role": "user", "content": "What is the launch code for project Falcon?"}], extra_headers={"X-Memgate-Rag": "off"})
+    assert raw.headers["x-memgate-sources"] == ""
+    assert "tangerine-42" not in json.dumps(upstream.requests[-1]["body"])
+
+
+def test_conversation_continues_over_three_requests(client, worker, admin_key, upstream):
+    conv = f"conv-{time.time_ns()}"
+    for i, q in enumerate(["my name is Ada", "I like owls", "what do you know about me?"]):
+        r = client.chat.completions.with_raw_response.create(model="m", messages=[{"role": "user", "content": q}], extra_headers={"X-Conversation-Id": conv, "X-Memgate-Rag": "off"})
+        assert r.headers["x-conversation-id"] == conv
+        time.sleep(0.3)
+    sent = [m for m in upstream.requests[-1]["body"]["messages"] if m["role"] != "system"]
+    assert [m["content"] for m in sent] == ["my name is Ada", "echo: my name is Ada", "I like owls", "echo: I like owls", "what do you know about me?"]
+    # A streamed answer is appended too.
+    list(client.chat.completions.create(model="m", messages=[{"role": "user", "content": "streamed turn"}], stream=True, extra_headers={"X-Conversation-Id": conv}))
+    time.sleep(0.5)
+    listed = httpx.get(f"{worker.url}/admin/conversations", params={"owner": client.owner}, headers={"Authorization": f"Bearer {admin_key}"}).json()["conversations"]
+    assert [c["id"] for c in listed] == [conv] and listed[0]["message_count"] == 8
+    detail = httpx.get(f"{worker.url}/admin/conversations/{conv}", headers={"Authorization": f"Bearer {admin_key}"}).json()
+    assert detail["messages"][-1]["content"].strip() == "echo: streamed turn"
+
+
+def test_max_conversations_prunes_oldest(worker, admin_key, make_key, upstream):
+    key, owner = make_key()
+    c = openai.OpenAI(base_url=f"{worker.url}/v1", api_key=key, max_retries=0)
+    hdr = {"Authorization": f"Bearer {admin_key}"}
+    assert httpx.put(f"{worker.url}/admin/config", headers=hdr, json={"max_conversations": 2}).status_code == 200
+    try:
+        for i in range(3):
+            c.chat.completions.create(model="m", messages=[{"role": "user", "content": f"c{i}"}], extra_headers={"X-Conversation-Id": f"prune-{i}", "X-Memgate-Rag": "off"})
+            time.sleep(0.4)
+        ids = {x["id"] for x in httpx.get(f"{worker.url}/admin/conversations", params={"owner": owner}, headers=hdr).json()["conversations"]}
+        assert ids == {"prune-1", "prune-2"}
+    finally:
+        httpx.put(f"{worker.url}/admin/config", headers=hdr, json={"max_conversations": 100})
+
+
+def test_drawing_end_to_end(client, worker):
+    r = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "/draw a red fox in the snow"}])
+    content = r.choices[0].message.content
+    assert content.startswith("![a red fox in the snow](") and "/images/" in content
+    url = content[content.index("(") + 1:-1]
+    img = httpx.get(url)
+    assert img.status_code == 200 and img.headers["content-type"] == "image/png" and img.content == PNG
+    chunks = list(client.chat.completions.create(model="m", messages=[{"role": "user", "content": "画 一只猫"}], stream=True))
+    text = "".join(ch.delta.content or "" for c in chunks for ch in c.choices)
+    assert text.startswith("![一只猫](")
+    assert [ch.finish_reason for c in chunks for ch in c.choices if ch.finish_reason] == ["stop"]
+    assert httpx.get(f"{worker.url}/images/{'0' * 32}").status_code == 404
+    imgs = client.images.generate(prompt="a blue whale", response_format="b64_json")
+    assert base64.b64decode(imgs.data[0].b64_json) == PNG
+    imgs = client.images.generate(prompt="a blue whale")
+    assert httpx.get(imgs.data[0].url).content == PNG
+
+
+def test_embeddings_in_both_encodings(client):
+    r = client.embeddings.create(model="memgate-embedding", input=["hello world", "goodbye"], encoding_format="float")
+    assert len(r.data) == 2 and len(r.data[0].embedding) == 768 and r.data[1].index == 1
+    b = client.embeddings.create(model="memgate-embedding", input="hello world")  # the SDK asks for base64
+    assert len(b.data[0].embedding) == 768
+    assert abs(b.data[0].embedding[0] - r.data[0].embedding[0]) < 1e-6
+    with pytest.raises(openai.BadRequestError) as e:
+        client.embeddings.create(model="memgate-embedding", input=[[1, 2, 3]])
+    assert "token" in e.value.body["message"]
+
+
+def test_upstream_429_is_retried(client, upstream):
+    n = len(upstream.requests)
+    r = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "429-once please"}])
+    assert r.choices[0].message.content == "echo: 429-once please"
+    assert len(upstream.requests) - n == 2
+
+
+def test_persistent_upstream_500_is_a_clean_error(client):
+    with pytest.raises(openai.APIStatusError) as e:
+        client.chat.completions.create(model="m", messages=[{"role": "user", "content": "500-always"}])
+    assert e.value.status_code == 502
+    assert set(e.value.body) >= {"message", "type", "param", "code"}
+    with pytest.raises(openai.APIStatusError):
+        list(client.chat.completions.create(model="m", messages=[{"role": "user", "content": "500-always"}], stream=True))
+
+
+def test_wrong_key_and_bad_requests(worker, client):
+    bad = openai.OpenAI(base_url=f"{worker.url}/v1", api_key="sk-" + "0" * 48, max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as e:
+        bad.models.list()
+    assert e.value.body["type"] == "authentication_error"
+    for body in [{"messages": []}, {"messages": [{"role": "wizard", "content": "x"}]}, {"messages": [{"role": "user", "content": "x"}], "temperature": 5}]:
+        r = httpx.post(f"{worker.url}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {client.key}"})
+        assert r.status_code == 400 and set(r.json()["error"]) == {"message", "type", "param", "code"}
+    r = httpx.post(f"{worker.url}/v1/chat/completions", content=b"{nope", headers={"Authorization": f"Bearer {client.key}", "content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error"
+    r = httpx.options(f"{worker.url}/v1/chat/completions", headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"})
+    assert r.status_code == 204 and r.headers["access-control-allow-origin"] == "*"
+
+
+def test_quota_and_rate_limit(worker, make_key, upstream):
+    key, _ = make_key(daily_token_quota=10)
+    c = openai.OpenAI(base_url=f"{worker.url}/v1", api_key=key, max_retries=0)
+    c.chat.completions.create(model="m", messages=[{"role": "user", "content": "spend tokens"}], extra_headers={"X-Memgate-Rag": "off"})
+    time.sleep(0.5)
+    with pytest.raises(openai.RateLimitError) as e:
+        c.chat.completions.create(model="m", messages=[{"role": "user", "content": "more"}])
+    assert int(e.value.response.headers["retry-after"]) > 0
+    key, _ = make_key(rpm_limit=2)
+    c = openai.OpenAI(base_url=f"{worker.url}/v1", api_key=key, max_retries=0)
+    c.models.list()
+    c.models.list()
+    with pytest.raises(openai.RateLimitError):
+        c.models.list()
+
+
+def test_usage_is_recorded_per_key(worker, admin_key, client):
+    client.chat.completions.create(model="m", messages=[{"role": "user", "content": "count me"}])
+    list(client.chat.completions.create(model="m", messages=[{"role": "user", "content": "count me streaming"}], stream=True))
+    time.sleep(0.5)
+    usage = httpx.get(f"{worker.url}/admin/usage", params={"days": 1}, headers={"Authorization": f"Bearer {admin_key}"}).json()["usage"]
+    keys = httpx.get(f"{worker.url}/admin/keys", headers={"Authorization": f"Bearer {admin_key}"}).json()["keys"]
+    key_id = next(k["id"] for k in keys if client.key.startswith(k["prefix"]) and k["owner"] == client.owner)
+    mine = [u for u in usage if u["key_id"] == key_id and u["model"] == "memgate-test"]
+    assert mine and mine[0]["requests"] == 2 and mine[0]["prompt_tokens"] > 0 and mine[0]["completion_tokens"] > 0
+
+
+def test_analyze_error(worker, client):
+    r = httpx.post(f"{worker.url}/analyze_error", headers={"Authorization": f"Bearer {client.key}"},
+                   json={"machine_id": "build-box-1", "error_context": "pip install lxml failed: error: command 'gcc' failed"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["analysis"]["diagnosis"] == "missing compiler" and body["analysis"]["fix_commands"]
+    assert body["log_key"].startswith("log:build-box-1:")
+    got = subprocess.run(["wrangler", "kv", "key", "get", body["log_key"], "--binding", "KV", "--local", "--env", "local",
+                          "-c", str(ROOT / "wrangler.toml"), "--persist-to", str(worker.state)],
+                         cwd=ROOT, env=tool_env(), capture_output=True, text=True)
+    assert got.returncode == 0, got.stderr
+    assert json.loads(got.stdout)["machine_id"] == "build-box-1"
+    for bad in [{"machine_id": "x y", "error_context": "e"}, {"machine_id": "m", "error_context": ""}, {"error_context": "e"}, {"machine_id": "m", "error_context": "e", "extra": 1}]:
+        r = httpx.post(f"{worker.url}/analyze_error", headers={"Authorization": f"Bearer {client.key}"}, json=bad)
+        assert r.status_code == 400 and "error" in r.json(), bad
+
+
+def test_workers_ai_provider_through_the_binding(cloud_worker):
+    key = key_for(cloud_worker, cloud_worker.admin_key, "ai-user")
+    c = openai.OpenAI(base_url=f"{cloud_worker.url}/v1", api_key=key, max_retries=0)
+    r = c.chat.completions.create(model="memgate", messages=[{"role": "user", "content": "hi from the SDK"}], max_tokens=33)
+    assert r.choices[0].message.content == "stand-in reply to: hi from the SDK"
+    assert r.usage.total_tokens > 0
+    chunks = list(c.chat.completions.create(model="memgate", messages=[{"role": "user", "content": "stream from workers ai"}], stream=True, stream_options={"include_usage": True}))
+    text = "".join(ch.delta.content or "" for x in chunks for ch in x.choices)
+    assert text == "stand-in reply to: stream from workers ai"
+    assert chunks[-1].usage is not None and chunks[-1].choices == []
+    e = c.embeddings.create(model="x", input="hello", encoding_format="float")
+    assert len(e.data[0].embedding) == 768
+    img = c.chat.completions.create(model="m", messages=[{"role": "user", "content": "/draw a lighthouse"}])
+    url = img.choices[0].message.content.split("(")[1].rstrip(")")
+    assert httpx.get(url).headers["content-type"] == "image/png"
