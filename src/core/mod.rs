@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod mcp;
 pub mod memory;
 pub mod openai;
 pub mod ports;

@@ -40,6 +40,7 @@ pub enum Route {
     AdminUsage,
     AdminConversations,
     AdminConversation,
+    Mcp,
 }
 
 pub struct RouteDef {
@@ -97,6 +98,9 @@ pub const ROUTES: &[RouteDef] = &[
     r("GET", "/admin/usage", Route::AdminUsage),
     r("GET", "/admin/conversations", Route::AdminConversations),
     r("GET", "/admin/conversations/{id}", Route::AdminConversation),
+    r("POST", "/mcp", Route::Mcp),
+    r("GET", "/mcp", Route::Mcp),
+    r("DELETE", "/mcp", Route::Mcp),
 ];
 
 #[derive(Debug, PartialEq)]

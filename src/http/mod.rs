@@ -6,6 +6,7 @@ mod analyze;
 mod auth;
 mod body;
 mod documents;
+mod mcp;
 mod memories;
 mod openai;
 mod respond;
@@ -133,6 +134,7 @@ async fn dispatch(ctx: &Ctx, req: &mut Request, method: &str, path: &str) -> Htt
         Route::AdminUsage => admin::usage(ctx, req).await,
         Route::AdminConversations => admin::conversations(ctx, req).await,
         Route::AdminConversation => admin::conversation(ctx, req, param(0)).await,
+        Route::Mcp => mcp::handle(ctx, req).await,
     }
 }
 

@@ -1,0 +1,225 @@
+"""memgate's figures, measured as ../shared/BENCHMARKS.md asks: warm-up, then 200+ requests
+per figure, p50/p99, alternating A/B pairs for differences, loopback only."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
+from harness import ROOT, ScriptedServer, Worker, tool_env  # noqa: E402
+
+RESULTS: dict = {}
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+
+
+def summary(name, ms, note=""):
+    row = {"p50_ms": round(pct(ms, 50), 2), "p99_ms": round(pct(ms, 99), 2), "n": len(ms)}
+    if note:
+        row["note"] = note
+    RESULTS[name] = row
+    print(f"{name:<48} p50 {row['p50_ms']:>8.2f} ms   p99 {row['p99_ms']:>8.2f} ms   n={row['n']} {note}")
+    return row
+
+
+def timed(fn):
+    t = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t) * 1000
+
+
+def measure(fn, n, warm=20):
+    for _ in range(warm):
+        fn()
+    return [timed(fn) for _ in range(n)]
+
+
+def alternating(a, b, n, warm=20):
+    """Runs a, b, a, b, ...; returns (a_ms, b_ms, per-pair b - a)."""
+    for _ in range(warm):
+        a(), b()
+    xs, ys = [], []
+    for _ in range(n):
+        xs.append(timed(a))
+        ys.append(timed(b))
+    return xs, ys, [y - x for x, y in zip(xs, ys)]
+
+
+def populate(c: httpx.Client, total: int, have: int) -> None:
+    """Imports synthetic memories in NDJSON batches until the owner has `total`."""
+    words = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec romeo sierra tango".split()
+    batch = 2000
+    i = have
+    while i < total:
+        n = min(batch, total - i)
+        lines = []
+        for j in range(i, i + n):
+            w = " ".join(words[(j * k) % len(words)] for k in (1, 3, 7, 11))
+            lines.append(json.dumps({"content": f"memory {j}: {w} note {uuid.uuid4().hex[:8]}", "tags": [words[j % len(words)]]}))
+        r = c.post("/api/import", content="\n".join(lines), headers={"content-type": "application/x-ndjson"}, timeout=600)
+        r.raise_for_status()
+        i += n
+
+
+def bench_memory(w: Worker, key: str, n: int, sizes: list[int]) -> None:
+    c = httpx.Client(base_url=w.url, headers={"Authorization": f"Bearer {key}"}, timeout=120)
+    floor = summary("floor: GET /openapi.json (no I/O)", measure(lambda: c.get("/openapi.json"), n))
+    summary("GET /api/health (KV read)", measure(lambda: c.get("/api/health"), n))
+    counter = iter(range(10**9))
+    ms = measure(lambda: c.post("/api/memories", json={"content": f"bench store {next(counter)} {uuid.uuid4().hex}"}).raise_for_status(), n)
+    row = summary("POST /api/memories (hashing, D1 index)", ms)
+    RESULTS["store_own_cost_p50_ms"] = round(row["p50_ms"] - floor["p50_ms"], 2)
+    h = c.post("/api/memories", json={"content": "bench read target"}).json()["content_hash"]
+    summary("GET /api/memories/{hash}", measure(lambda: c.get(f"/api/memories/{h}"), n))
+    have = c.get("/api/stats").json()["total_memories"]
+    queries = ["alpha delta golf", "memory about tango and kilo", "november oscar", "which note mentions hotel india", "sierra"]
+    qi = iter(range(10**9))
+    for size in sizes:
+        t0 = time.time()
+        populate(c, size, have)
+        have = max(have, size)
+        print(f"  (populated {size} memories in {time.time() - t0:.0f}s)")
+        ms = measure(lambda: c.post("/api/search", json={"query": queries[next(qi) % len(queries)], "n_results": 5}).raise_for_status(), n)
+        row = summary(f"POST /api/search at {size} memories", ms)
+        RESULTS[f"search_own_cost_p50_ms_{size}"] = round(row["p50_ms"] - floor["p50_ms"], 2)
+
+
+def bench_events(w: Worker, key: str, n: int) -> None:
+    got: dict[str, float] = {}
+    ready = threading.Event()
+
+    def listen():
+        with httpx.stream("GET", f"{w.url}/api/events", params={"api_key": key}, timeout=None) as r:
+            for line in r.iter_lines():
+                if line.startswith("event: connected"):
+                    ready.set()
+                if line.startswith("data:") and "content_hash" in line:
+                    d = json.loads(line[5:])
+                    if d.get("content_hash"):
+                        got[d["content_hash"]] = time.perf_counter()
+
+    threading.Thread(target=listen, daemon=True).start()
+    ready.wait(30)
+    c = httpx.Client(base_url=w.url, headers={"Authorization": f"Bearer {key}"})
+    lat = []
+    for i in range(n + 10):
+        t = time.perf_counter()
+        h = c.post("/api/memories", json={"content": f"event bench {i} {uuid.uuid4().hex}"}).json()["content_hash"]
+        deadline = time.time() + 5
+        while h not in got and time.time() < deadline:
+            time.sleep(0.0005)
+        if h in got and i >= 10:
+            lat.append((got[h] - t) * 1000)
+    summary("event: POST -> memory_stored on /api/events", lat, "(includes the POST itself)")
+
+
+class FastUpstream:
+    def __call__(self, req):
+        body = req["body"] or {}
+        base = {"id": "u", "object": "chat.completion.chunk", "created": 1, "model": "up"}
+        if body.get("stream"):
+            def chunks():
+                yield "data: " + json.dumps({**base, "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": None}]}) + "\n\n"
+                yield "data: " + json.dumps({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}) + "\n\n"
+                yield "data: [DONE]\n\n"
+            return 200, {"content-type": "text/event-stream"}, chunks()
+        return 200, None, {"id": "u", "object": "chat.completion", "created": 1, "model": "up",
+                           "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+                           "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+
+
+def ttft(client: httpx.Client, url: str, headers: dict, body: dict) -> float:
+    t = time.perf_counter()
+    with client.stream("POST", url, headers=headers, json=body) as r:
+        for line in r.iter_lines():
+            if line.startswith("data:") and '"content":"hi"' in line.replace(" ", ""):
+                return (time.perf_counter() - t) * 1000
+    raise RuntimeError("no content chunk")
+
+
+def bench_gateway(w: Worker, admin: str, key: str, n: int) -> None:
+    up = ScriptedServer(FastUpstream())
+    httpx.put(f"{w.url}/admin/config", headers={"Authorization": f"Bearer {admin}"},
+              json={"chat": {"provider": "openai", "base_url": up.url + "/v1", "model": "up"}}).raise_for_status()
+    c = httpx.Client(timeout=60)
+    body = {"model": "m", "messages": [{"role": "user", "content": "hello"}]}
+    hdr = {"Authorization": f"Bearer {key}", "X-Memgate-Rag": "off"}
+    direct = lambda: c.post(f"{up.url}/v1/chat/completions", json=body).raise_for_status()
+    via = lambda: c.post(f"{w.url}/v1/chat/completions", json=body, headers=hdr).raise_for_status()
+    xs, ys, diff = alternating(direct, via, n)
+    summary("chat non-streaming: upstream directly", xs)
+    summary("chat non-streaming: through memgate", ys)
+    summary("chat non-streaming: added by memgate (pairwise)", diff)
+    sbody = {**body, "stream": True}
+    xs, ys, diff = [], [], []
+    for i in range(n + 20):
+        a = ttft(c, f"{up.url}/v1/chat/completions", {}, sbody)
+        b = ttft(c, f"{w.url}/v1/chat/completions", hdr, sbody)
+        if i >= 20:
+            xs.append(a), ys.append(b), diff.append(b - a)
+    summary("time to first token: upstream directly", xs)
+    summary("time to first token: through memgate", ys)
+    summary("time to first token: added by memgate", diff)
+    rag_hdr = {"Authorization": f"Bearer {key}"}
+    summary("chat non-streaming with RAG (retrieval on)", measure(lambda: c.post(f"{w.url}/v1/chat/completions", json=body, headers=rag_hdr).raise_for_status(), n))
+    up.stop()
+
+
+def bundle_size() -> None:
+    out = subprocess.run(["wrangler", "deploy", "--dry-run", "--outdir", "/tmp/memgate-bench-dist"], cwd=ROOT, env=tool_env(), capture_output=True, text=True)
+    m = re.search(r"Total Upload: ([\d.]+) KiB / gzip: ([\d.]+) KiB", out.stdout + out.stderr)
+    if m:
+        RESULTS["bundle_upload_kib"], RESULTS["bundle_gzip_kib"] = float(m.group(1)), float(m.group(2))
+        print(f"{'bundle (wrangler deploy --dry-run)':<48} {m.group(1)} KiB, gzip {m.group(2)} KiB")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=250)
+    ap.add_argument("--sizes", default="1000,10000")
+    ap.add_argument("--skip", default="", help="comma list of: memory,events,gateway")
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    skip = set(args.skip.split(","))
+    t0 = time.time()
+    w = Worker(name="bench").start()
+    cold = timed(lambda: httpx.get(f"{w.url}/admin/status"))
+    RESULTS["first_request_ms"] = round(cold, 2)
+    try:
+        admin = httpx.post(f"{w.url}/admin/init", json={"admin_password": "bench password"}, timeout=60).json()["api_key"]
+        key = httpx.post(f"{w.url}/admin/keys", json={"name": "bench", "owner": "bench"}, headers={"Authorization": f"Bearer {admin}"}).json()["key"]
+        print(f"memgate bench — n={args.n} per figure, loopback, wrangler dev (workerd)\n")
+        if "memory" not in skip:
+            bench_memory(w, key, args.n, sizes)
+        if "events" not in skip:
+            bench_events(w, key, min(args.n, 200))
+        if "gateway" not in skip:
+            gk = httpx.post(f"{w.url}/admin/keys", json={"name": "gw", "owner": "gw"}, headers={"Authorization": f"Bearer {admin}"}).json()["key"]
+            bench_gateway(w, admin, gk, args.n)
+    finally:
+        w.stop()
+    bundle_size()
+    RESULTS["elapsed_s"] = round(time.time() - t0, 1)
+    out = ROOT / "bench" / "results.json"
+    out.write_text(json.dumps(RESULTS, indent=2) + "\n")
+    print(f"\nwritten {out}")
+
+
+if __name__ == "__main__":
+    main()
