@@ -61,9 +61,12 @@ impl Sep {
         self.as_str().len()
     }
 
-    fn for_gap(gap_has_newline: bool) -> Sep {
-        if gap_has_newline {
+    /// The separator standing for the whitespace `gap` between two units.
+    fn for_gap(gap: &str) -> Sep {
+        if gap.contains('\n') {
             Sep::Line
+        } else if gap.is_empty() {
+            Sep::Tight
         } else {
             Sep::Space
         }
@@ -112,7 +115,9 @@ pub fn chunk_text(text: &str, opts: &ChunkOptions) -> Vec<String> {
     let text = normalize_newlines(text);
     let limits = Limits::new(opts);
     let mut packer = Packer::new(limits);
-    for_each_paragraph(&text, |para| emit_paragraph(para, &limits, &mut |u| packer.push(u)));
+    for_each_paragraph(&text, |para| {
+        emit_paragraph(para, &limits, &mut |u| packer.push(u))
+    });
     packer.finish()
 }
 
@@ -169,12 +174,8 @@ fn emit_paragraph<'a>(para: &'a str, lim: &Limits, out: &mut dyn FnMut(Unit<'a>)
         return;
     }
     let mut first = true;
-    for_each_sentence(para, |sentence, gap_has_newline| {
-        let sep = if first {
-            Sep::Para
-        } else {
-            Sep::for_gap(gap_has_newline)
-        };
+    for_each_sentence(para, |sentence, sep| {
+        let sep = if first { Sep::Para } else { sep };
         first = false;
         emit_sentence(sentence, sep, lim, out);
     });
@@ -215,55 +216,58 @@ fn emit_sentence<'a>(sentence: &'a str, sep: Sep, lim: &Limits, out: &mut dyn Fn
 /// Cuts an over-long line into runs of whole words of at most `lim.piece` characters. A word
 /// is only cut itself when it alone exceeds `lim.max` (text without spaces, such as CJK).
 fn emit_words<'a>(line: &'a str, sep: Sep, lim: &Limits, out: &mut dyn FnMut(Unit<'a>)) {
-    // The run being built: byte range and character count.
-    let mut run: Option<(usize, usize, usize)> = None;
-    let mut run_sep = sep;
+    // The run being built: byte range, character count and separator.
+    let mut run: Option<(usize, usize, usize, Sep)> = None;
     let mut next_sep = sep;
-    let mut flush = |run: &mut Option<(usize, usize, usize)>, run_sep: Sep| {
-        if let Some((s, e, chars)) = run.take() {
-            out(Unit {
-                text: &line[s..e],
-                chars,
-                sep: run_sep,
-            });
-        }
-    };
-    for (start, end, chars, gap_chars) in words(line) {
+    let mut prev_end = 0;
+    for (start, end, chars) in words(line) {
+        let gap = line[prev_end..start].chars().count();
+        prev_end = end;
         if chars > lim.max {
-            flush(&mut run, run_sep);
+            flush_run(line, &mut run, out);
             let mut piece_sep = next_sep;
             for (s, e, n) in char_runs(&line[start..end], lim.piece) {
-                let text = &line[start + s..start + e];
-                flush(&mut Some((0, 0, 0)).filter(|_| false), piece_sep);
                 out(Unit {
-                    text,
+                    text: &line[start + s..start + e],
                     chars: n,
                     sep: piece_sep,
                 });
                 piece_sep = Sep::Tight;
             }
-            next_sep = Sep::Space;
-            continue;
-        }
-        match run.as_mut() {
-            Some((_, e, n)) if *n + gap_chars.0 + chars <= lim.piece => {
-                *e = end;
-                *n += gap_chars.0 + chars;
-            }
-            _ => {
-                flush(&mut run, run_sep);
-                run = Some((start, end, chars));
-                run_sep = next_sep;
+        } else {
+            match run.as_mut() {
+                Some((_, e, n, _)) if *n + gap + chars <= lim.piece => {
+                    *e = end;
+                    *n += gap + chars;
+                }
+                _ => {
+                    flush_run(line, &mut run, out);
+                    run = Some((start, end, chars, next_sep));
+                }
             }
         }
-        next_sep = Sep::for_gap(gap_chars.1);
+        // The line has no line breaks left, so words are only ever separated by spaces.
+        next_sep = Sep::Space;
     }
-    flush(&mut run, run_sep);
+    flush_run(line, &mut run, out);
 }
 
-/// The words of `s` (maximal runs of non-whitespace) as `(start, end, chars, (gap_chars,
-/// gap_has_newline))`, where the gap is the whitespace that follows the word.
-fn words(s: &str) -> impl Iterator<Item = (usize, usize, usize, (usize, bool))> + '_ {
+fn flush_run<'a>(
+    line: &'a str,
+    run: &mut Option<(usize, usize, usize, Sep)>,
+    out: &mut dyn FnMut(Unit<'a>),
+) {
+    if let Some((s, e, chars, sep)) = run.take() {
+        out(Unit {
+            text: &line[s..e],
+            chars,
+            sep,
+        });
+    }
+}
+
+/// The words of `s` (maximal runs of non-whitespace) as `(start, end, chars)`.
+fn words(s: &str) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
     let mut it = s.char_indices().peekable();
     std::iter::from_fn(move || {
         while it.next_if(|(_, c)| c.is_whitespace()).is_some() {}
@@ -274,13 +278,7 @@ fn words(s: &str) -> impl Iterator<Item = (usize, usize, usize, (usize, bool))> 
             end = i + c.len_utf8();
             chars += 1;
         }
-        let mut gap = 0;
-        let mut newline = false;
-        while let Some((_, c)) = it.next_if(|(_, c)| c.is_whitespace()) {
-            gap += 1;
-            newline |= c == '\n';
-        }
-        Some((start, end, chars, (gap, newline)))
+        Some((start, end, chars))
     })
 }
 
@@ -309,21 +307,20 @@ fn char_runs(s: &str, n: usize) -> impl Iterator<Item = (usize, usize, usize)> +
 const ABBREVIATIONS: &[&str] = &[
     "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "viz", "cf", "al", "fig", "figs",
     "eq", "eqs", "no", "nos", "vol", "vols", "pp", "ch", "sec", "approx", "dept", "inc", "ltd",
-    "co", "corp", "gen", "gov", "lt", "col", "capt", "sgt", "rev", "hon", "mt", "ft", "jan",
-    "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+    "co", "corp", "gen", "gov", "lt", "col", "capt", "sgt", "rev", "hon", "mt", "ft", "jan", "feb",
+    "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
 ];
 
-/// Calls `f` with each trimmed, non-empty sentence of a paragraph and whether the whitespace
-/// before it held a line break.
-fn for_each_sentence<'a>(p: &'a str, mut f: impl FnMut(&'a str, bool)) {
+/// Calls `f` with each trimmed, non-empty sentence of a paragraph and the separator standing
+/// for the whitespace before it (none at all after a CJK full stop).
+fn for_each_sentence<'a>(p: &'a str, mut f: impl FnMut(&'a str, Sep)) {
     let mut start = 0;
     let mut word_start = 0;
     let mut emit = |start: usize, end: usize| {
         let raw = &p[start..end];
         let s = raw.trim();
         if !s.is_empty() {
-            let lead = &raw[..raw.len() - raw.trim_start().len()];
-            f(s, lead.contains('\n'));
+            f(s, Sep::for_gap(&raw[..raw.len() - raw.trim_start().len()]));
         }
     };
     let mut it = p.char_indices().peekable();
@@ -429,7 +426,11 @@ impl<'a> Packer<'a> {
     }
 
     fn push(&mut self, unit: Unit<'a>) {
-        if self.fresh > 0 && self.len + unit.sep.chars() + unit.chars > self.lim.target {
+        let joined = self.len + unit.sep.chars() + unit.chars;
+        // A chunk no longer than the overlap (a heading, a short paragraph) would be repeated
+        // whole in the next one, so it joins the next one instead while that fits.
+        let tiny = self.len <= self.lim.overlap && joined <= self.lim.max;
+        if self.fresh > 0 && joined > self.lim.target && !tiny {
             self.flush();
             self.carry_overlap();
         }
@@ -525,11 +526,11 @@ fn suffix_within(s: &str, n: usize) -> Option<(&str, usize)> {
     let mut hard = s.len();
     let mut at_word: Option<(usize, usize)> = None;
     for (i, c) in s.char_indices().rev() {
-        if count == n {
-            break;
-        }
         if c.is_whitespace() {
             at_word = Some((i + c.len_utf8(), count));
+        }
+        if count == n {
+            break;
         }
         count += 1;
         hard = i;
@@ -553,16 +554,12 @@ mod tests {
         s.chars().count()
     }
 
-    /// Longest prefix of `next` (in chars) that is also a suffix of `prev`.
+    /// Byte length of the longest prefix of `next` that is also a suffix of `prev`.
     fn shared(prev: &str, next: &str) -> usize {
-        let starts: Vec<usize> = next
-            .char_indices()
-            .map(|(i, _)| i)
-            .chain([next.len()])
-            .collect();
-        (1..starts.len())
+        let ends: Vec<usize> = next.char_indices().map(|(i, c)| i + c.len_utf8()).collect();
+        ends.into_iter()
             .rev()
-            .find(|&k| prev.ends_with(&next[..starts[k]]))
+            .find(|&e| prev.ends_with(&next[..e]))
             .unwrap_or(0)
     }
 
@@ -598,14 +595,20 @@ mod tests {
     #[test]
     fn defaults_match_the_embedder() {
         let o = ChunkOptions::default();
-        assert_eq!((o.target_chars, o.overlap_chars, o.max_chars), (1000, 150, 2000));
+        assert_eq!(
+            (o.target_chars, o.overlap_chars, o.max_chars),
+            (1000, 150, 2000)
+        );
     }
 
     #[test]
     fn short_text_is_one_chunk() {
         let opts = ChunkOptions::default();
         assert_eq!(chunk_text("short", &opts), vec!["short"]);
-        assert_eq!(chunk_text("  Hello there.  \n", &opts), vec!["Hello there."]);
+        assert_eq!(
+            chunk_text("  Hello there.  \n", &opts),
+            vec!["Hello there."]
+        );
         let small = "First paragraph.\n\nSecond one.\n   \n\n\nThird.";
         assert_eq!(
             chunk_text(small, &opts),
@@ -637,7 +640,7 @@ mod tests {
         assert!(chunks.len() > 4, "{} chunks", chunks.len());
         assert_invariants(&text, &chunks, &opts);
         for pair in chunks.windows(2) {
-            let k = shared(&pair[0], &pair[1]);
+            let k = chars(&pair[1][..shared(&pair[0], &pair[1])]);
             assert!(k > 0, "no overlap between {:?} and {:?}", pair[0], pair[1]);
             assert!(k <= opts.overlap_chars, "overlap of {k} chars");
         }
@@ -656,7 +659,9 @@ mod tests {
             overlap_chars: 0,
             max_chars: 200,
         };
-        let paras: Vec<String> = (0..6).map(|i| format!("Paragraph {i} {}", "x".repeat(40))).collect();
+        let paras: Vec<String> = (0..6)
+            .map(|i| format!("Paragraph {i} {}", "x".repeat(30)))
+            .collect();
         let chunks = chunk_text(&paras.join("\n\n"), &opts);
         assert_eq!(chunks.len(), 3);
         assert_eq!(chunks[0], format!("{}\n\n{}", paras[0], paras[1]));
@@ -770,7 +775,13 @@ mod tests {
             "x".repeat(5000),
             "äöü ".repeat(700)
         );
-        for (t, o, m) in [(50, 10, 80), (1, 1, 1), (0, 0, 0), (5000, 3000, 100), (10, 100, 10)] {
+        for (t, o, m) in [
+            (50, 10, 80),
+            (1, 1, 1),
+            (0, 0, 0),
+            (5000, 3000, 100),
+            (10, 100, 10),
+        ] {
             let opts = ChunkOptions {
                 target_chars: t,
                 overlap_chars: o,
@@ -792,7 +803,7 @@ mod tests {
         };
         let chunks = chunk_text(&text, &opts);
         for pair in chunks.windows(2) {
-            let k = shared(&pair[0], &pair[1]);
+            let k = chars(&pair[1][..shared(&pair[0], &pair[1])]);
             assert!(k > 0 && k <= 100, "overlap {k}");
         }
         let opts = ChunkOptions {
@@ -811,11 +822,15 @@ mod tests {
             overlap_chars: 20,
             max_chars: 200,
         };
-        let text = "One two three four five six seven eight nine ten eleven twelve thirteen fourteen. \
+        let text =
+            "One two three four five six seven eight nine ten eleven twelve thirteen fourteen. \
                     Another fairly long sentence follows here with many more words in it today.";
         let chunks = chunk_text(text, &opts);
         assert_eq!(chunks.len(), 2);
-        assert!(chunks[1].starts_with("thirteen fourteen. Another"), "{chunks:?}");
+        assert!(
+            chunks[1].starts_with("thirteen fourteen. Another"),
+            "{chunks:?}"
+        );
     }
 
     #[test]
@@ -827,7 +842,9 @@ mod tests {
 
     #[test]
     fn generated_inputs_keep_the_invariants() {
-        let alphabet: Vec<char> = "aaaaabcdeéfgh    \n\n..!?,3猫。\r\t\u{a0}\"')".chars().collect();
+        let alphabet: Vec<char> = "aaaaabcdeéfgh    \n\n..!?,3猫。\r\t\u{a0}"
+            .chars()
+            .collect();
         let mut seed = 42;
         for round in 0..300 {
             let len = (lcg(&mut seed) % 3000) as usize;
@@ -860,7 +877,12 @@ mod tests {
 
     #[test]
     fn a_megabyte_is_chunked_quickly() {
-        let text = format!("{}\n\n{}\n\n{}", prose(8000), "z".repeat(300_000), "猫 ".repeat(100_000));
+        let text = format!(
+            "{}\n\n{}\n\n{}",
+            prose(8000),
+            "z".repeat(300_000),
+            "猫 ".repeat(100_000)
+        );
         let chunks = chunk_text(&text, &ChunkOptions::default());
         assert!(chunks.len() > 500);
         assert!(chunks.iter().all(|c| chars(c) <= 2000));
