@@ -5,13 +5,16 @@ use std::collections::HashMap;
 use serde_json::json;
 
 use crate::app::App;
+use crate::core::embed::hashing_embed;
 use crate::core::memory::{Memory, NewMemory};
 use crate::core::ports::{vector_id, VectorEntry, VectorIndex};
 use crate::core::search::{fts_query, relevance_reason, rrf_fuse, SearchParams, SearchResult};
 use crate::core::text::truncate_utf8;
 use crate::core::time::iso8601;
 use crate::core::{Error, Result};
+use crate::platform::embedder::AnyEmbedder;
 use crate::platform::memory_store::{Filters, Inserted};
+use crate::platform::vectorize::AnyVectorIndex;
 
 /// A memory to (re)index.
 pub struct ToIndex {
@@ -36,15 +39,29 @@ impl App<'_> {
         times: Option<(f64, f64)>,
     ) -> Result<Inserted> {
         let (created, updated) = times.unwrap_or((self.now, self.now));
-        let inserted = self.store.insert(owner, new, created, updated).await?;
-        if let Inserted::Created(m) = &inserted {
-            if let Some(id) = self.store.id_of(owner, &m.content_hash).await? {
-                let item = ToIndex {
-                    id: id.id,
-                    content_hash: m.content_hash.clone(),
-                    memory_type: m.memory_type.clone(),
-                    content: new.content.clone(),
-                };
+        // Locally (D1 index, built-in embedder) the vector commits with the row.
+        let inline = match (&self.index, &self.embedder) {
+            (AnyVectorIndex::D1(index), AnyEmbedder::Hashing) => Some(index.statements_for_new(
+                owner,
+                &new.content_hash,
+                &vector_id(owner, &new.content_hash),
+                &hashing_embed(&new.content),
+            )?),
+            _ => None,
+        };
+        let indexed = inline.is_some();
+        let inserted = self
+            .store
+            .insert(owner, new, created, updated, inline.unwrap_or_default())
+            .await?;
+        if let Inserted::Created(m, id) = &inserted {
+            let item = ToIndex {
+                id: *id,
+                content_hash: m.content_hash.clone(),
+                memory_type: m.memory_type.clone(),
+                content: new.content.clone(),
+            };
+            if !indexed {
                 if let Err(e) = self.index_memories(owner, vec![item]).await {
                     worker::console_warn!("indexing deferred to repair: {e}");
                 }

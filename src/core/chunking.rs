@@ -329,21 +329,22 @@ fn for_each_sentence<'a>(p: &'a str, mut f: impl FnMut(&'a str, Sep)) {
             word_start = i + c.len_utf8();
             continue;
         }
-        let cjk = matches!(c, '。' | '！' | '？');
-        if !cjk && !matches!(c, '.' | '!' | '?') {
+        if !is_terminator(c) {
             continue;
         }
         // "?!", "...", and closing quotes or brackets belong to the sentence they end.
+        let mut cjk = is_cjk_stop(c);
         let mut end = i + c.len_utf8();
         while let Some((j, d)) = it.next_if(|&(_, d)| is_terminator(d) || is_closer(d)) {
             end = j + d.len_utf8();
+            cjk |= is_cjk_stop(d);
         }
         let next = it.peek().map(|&(_, d)| d);
         if !cjk && next.is_some_and(|d| !d.is_whitespace()) {
             // "3.14", "example.com", "a!b": not the end of anything.
             continue;
         }
-        if c == '.' && !period_ends_sentence(p, word_start, i, end) {
+        if c == '.' && !cjk && !period_ends_sentence(p, word_start, i, end) {
             continue;
         }
         emit(start, end);
@@ -353,7 +354,12 @@ fn for_each_sentence<'a>(p: &'a str, mut f: impl FnMut(&'a str, Sep)) {
 }
 
 fn is_terminator(c: char) -> bool {
-    matches!(c, '.' | '!' | '?' | '。' | '！' | '？')
+    matches!(c, '.' | '!' | '?') || is_cjk_stop(c)
+}
+
+/// CJK full stops end a sentence even when no space follows: those scripts use none.
+fn is_cjk_stop(c: char) -> bool {
+    matches!(c, '。' | '！' | '？')
 }
 
 fn is_closer(c: char) -> bool {
@@ -840,6 +846,23 @@ mod tests {
         assert_eq!(chunk_text(&text, &opts), chunk_text(&text, &opts));
     }
 
+    /// A CJK stop, with the stops right after it, ends a sentence even inside a word.
+    fn split_after_cjk_stops(w: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let mut after_stop = false;
+        for (i, c) in w.char_indices() {
+            if after_stop && !is_terminator(c) {
+                out.push(&w[start..i]);
+                start = i;
+                after_stop = false;
+            }
+            after_stop |= is_cjk_stop(c);
+        }
+        out.push(&w[start..]);
+        out
+    }
+
     #[test]
     fn generated_inputs_keep_the_invariants() {
         let alphabet: Vec<char> = "aaaaabcdeéfgh    \n\n..!?,3猫。\r\t\u{a0}"
@@ -861,10 +884,10 @@ mod tests {
             for c in &chunks {
                 assert!(!c.trim().is_empty() && chars(c) <= max, "round {round}");
             }
-            // CJK stops end sentences even inside a "word", so check the words they delimit.
             for w in text
-                .split(|c: char| c.is_whitespace() || c == '。')
-                .filter(|w| !w.is_empty() && chars(w) <= max)
+                .split_whitespace()
+                .flat_map(split_after_cjk_stops)
+                .filter(|w| chars(w) <= max)
             {
                 assert!(
                     chunks.iter().any(|c| c.contains(w)),

@@ -55,7 +55,7 @@ pub async fn require_with(
 ) -> Result<Caller> {
     let settings = Settings::new(&ctx.b.kv);
     // Until init there are no keys, and the answer says what to do.
-    settings.require_config().await?;
+    ctx.config().await?;
     let Some(key) = presented_key(req, allow_query) else {
         // The admin panel calls the memory API with its session cookie, as owner "admin".
         if let Some(token) = session_token(req) {
@@ -158,7 +158,7 @@ pub async fn require_admin(ctx: &Ctx, req: &Request) -> Result<()> {
         return require(ctx, req, Scope::Admin).await.map(|_| ());
     }
     let settings = Settings::new(&ctx.b.kv);
-    settings.require_config().await?;
+    ctx.config().await?;
     let token = session_token(req).ok_or_else(|| {
         Error::Unauthorized("sign in as admin, or send an admin-scope API key".into())
     })?;

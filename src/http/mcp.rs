@@ -227,7 +227,7 @@ async fn run(ctx: &Ctx, app: &App<'_>, owner: &str, call: ToolCall) -> Result<Va
         ToolCall::Store(new) => {
             let inserted = app.store_memory(owner, &new, None).await?;
             Ok(match inserted {
-                crate::platform::memory_store::Inserted::Created(m) => {
+                crate::platform::memory_store::Inserted::Created(m, _) => {
                     json!({"success": true, "message": "Memory stored", "content_hash": m.content_hash, "memory": m})
                 }
                 crate::platform::memory_store::Inserted::Duplicate(m) => {

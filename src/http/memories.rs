@@ -37,7 +37,7 @@ pub async fn create(ctx: &Ctx, req: &mut Request) -> HttpResult {
     let inserted = app.store_memory(caller.owner(), &new, None).await?;
     ctx.flush_events(&app);
     match inserted {
-        Inserted::Created(memory) => json(
+        Inserted::Created(memory, _) => json(
             200,
             &json!({
                 "success": true,

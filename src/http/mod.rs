@@ -17,6 +17,7 @@ mod transfer;
 use worker::{Context, Env, Request, Response};
 
 use crate::app::App;
+use crate::core::config::Config;
 use crate::core::routes::{resolve, surface, Resolution, Route};
 use crate::core::Error;
 use crate::platform::kv_settings::Settings;
@@ -30,13 +31,24 @@ pub struct Ctx {
     pub b: Bindings,
     pub now: f64,
     pub wctx: Context,
+    /// The configuration, read from KV at most once per request.
+    config: std::cell::RefCell<Option<Config>>,
 }
 
 impl Ctx {
     /// The configuration (or "not initialised") and the application services over it.
     pub async fn app(&self) -> Result<App<'_>, Error> {
-        let config = Settings::new(&self.b.kv).require_config().await?;
-        App::new(&self.b, config, self.now)
+        App::new(&self.b, self.config().await?, self.now)
+    }
+
+    /// The configuration, or "not initialised".
+    pub async fn config(&self) -> Result<Config, Error> {
+        if let Some(c) = self.config.borrow().as_ref() {
+            return Ok(c.clone());
+        }
+        let c = Settings::new(&self.b.kv).require_config().await?;
+        *self.config.borrow_mut() = Some(c.clone());
+        Ok(c)
     }
 
     /// Delivers the app's pending events after the response, without delaying it.
@@ -67,6 +79,7 @@ pub async fn handle(mut req: Request, env: Env, wctx: Context) -> worker::Result
                 b,
                 now: js_sys::Date::now() / 1000.0,
                 wctx,
+                config: Default::default(),
             };
             dispatch(&ctx, &mut req, &method, &path).await
         }

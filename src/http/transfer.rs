@@ -86,7 +86,7 @@ pub async fn import(ctx: &Ctx, req: &mut Request) -> HttpResult {
             .store_memory(caller.owner(), &record.memory, Some((created, updated)))
             .await?
         {
-            Inserted::Created(_) => imported += 1,
+            Inserted::Created(..) => imported += 1,
             Inserted::Duplicate(_) => skipped += 1,
         }
     }

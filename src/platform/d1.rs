@@ -93,13 +93,25 @@ pub async fn run(db: &D1Database, sql: &str, args: &[Arg<'_>]) -> Result<usize> 
 
 /// Runs statements as one transaction: all or nothing.
 pub async fn batch(db: &D1Database, statements: Vec<D1PreparedStatement>) -> Result<()> {
+    batch_row_id(db, statements).await.map(|_| ())
+}
+
+/// Like `batch`; returns the row id the first statement inserted, if any.
+pub async fn batch_row_id(
+    db: &D1Database,
+    statements: Vec<D1PreparedStatement>,
+) -> Result<Option<i64>> {
     let results = db.batch(statements).await.map_err(storage)?;
-    for r in results {
+    let mut first = None;
+    for (i, r) in results.into_iter().enumerate() {
         if let Some(e) = r.error() {
             return Err(crate::core::Error::Storage(e));
         }
+        if i == 0 {
+            first = r.meta().ok().flatten().and_then(|m| m.last_row_id);
+        }
     }
-    Ok(())
+    Ok(first)
 }
 
 /// Whether a D1 error is a uniqueness violation (a concurrent duplicate insert).

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use worker::{Bucket, D1Database};
+use worker::{Bucket, D1Database, D1PreparedStatement};
 
 use crate::core::memory::{Memory, MemoryPatch, NewMemory, LARGE_CONTENT_THRESHOLD};
 use crate::core::text::truncate_utf8;
@@ -17,7 +17,8 @@ pub struct MemoryStore<'a> {
 }
 
 pub enum Inserted {
-    Created(Memory),
+    /// A new memory and its row id.
+    Created(Memory, i64),
     Duplicate(Memory),
 }
 
@@ -85,18 +86,24 @@ impl<'a> MemoryStore<'a> {
     }
 
     /// Stores a memory unless the owner already has the same content. Large content goes
-    /// to R2 first; the D1 batch (row + tags + keyword index) then commits it.
+    /// to R2 first; one D1 batch (row, tags, keyword index, and `extra` statements such as
+    /// its vector) then commits it.
     pub async fn insert(
         &self,
         owner: &str,
         m: &NewMemory,
         created_at: f64,
         updated_at: f64,
+        extra: Vec<D1PreparedStatement>,
     ) -> Result<Inserted> {
-        if let Some(existing) = self.get(owner, &m.content_hash).await? {
-            return Ok(Inserted::Duplicate(existing));
-        }
         let large = m.content.len() > LARGE_CONTENT_THRESHOLD;
+        // Small content needs no pre-check: the unique index settles duplicates. Large content
+        // is checked first so that a duplicate never overwrites the stored R2 object.
+        if large {
+            if let Some(existing) = self.get(owner, &m.content_hash).await? {
+                return Ok(Inserted::Duplicate(existing));
+            }
+        }
         let key = large.then(|| blob_key(owner, &m.content_hash));
         if let Some(k) = &key {
             self.blobs
@@ -110,7 +117,7 @@ impl<'a> MemoryStore<'a> {
             serde_json::to_string(&m.metadata).map_err(|e| Error::Internal(e.to_string()))?;
         // The keyword index holds at most the first 256 KiB of a very large text.
         let indexed_text = truncate_utf8(&m.content, 256 * 1024);
-        let statements = vec![
+        let mut statements = vec![
             d1::stmt(
                 self.db,
                 "INSERT INTO memories (owner, content_hash, content, blob_key, content_bytes, memory_type, tags, metadata, created_at, updated_at)
@@ -147,10 +154,12 @@ impl<'a> MemoryStore<'a> {
                 ],
             )?,
         ];
-        match d1::batch(self.db, statements).await {
-            Ok(()) => {}
+        statements.extend(extra);
+        let id = match d1::batch_row_id(self.db, statements).await {
+            Ok(Some(id)) => id,
+            Ok(None) => return Err(Error::Storage("the insert reported no row id".into())),
             Err(e) if d1::is_unique_violation(&e) => {
-                // A concurrent request stored the same content first.
+                // The owner already has this content (or a concurrent request stored it).
                 if let Some(existing) = self.get(owner, &m.content_hash).await? {
                     return Ok(Inserted::Duplicate(existing));
                 }
@@ -162,12 +171,17 @@ impl<'a> MemoryStore<'a> {
                 }
                 return Err(e);
             }
-        }
-        let stored = self
-            .get(owner, &m.content_hash)
-            .await?
-            .ok_or_else(|| Error::Storage("memory vanished after commit".into()))?;
-        Ok(Inserted::Created(stored))
+        };
+        let mut memory = Memory::new(
+            m.content.clone(),
+            m.tags.clone(),
+            m.memory_type.clone(),
+            m.metadata.clone(),
+            created_at,
+            updated_at,
+        );
+        memory.content_hash = m.content_hash.clone();
+        Ok(Inserted::Created(memory, id))
     }
 
     pub async fn list(

@@ -143,6 +143,40 @@ impl<'a> D1VectorIndex<'a> {
     }
 }
 
+impl D1VectorIndex<'_> {
+    /// Statements that index a memory in the same D1 batch that inserts it (found by owner
+    /// and content hash), so that a local store is one transaction and one round trip.
+    pub fn statements_for_new(
+        &self,
+        owner: &str,
+        content_hash: &str,
+        vector_id: &str,
+        values: &[f32],
+    ) -> Result<Vec<worker::D1PreparedStatement>> {
+        let sk = encode_sketch(&sketch(values));
+        let vec = encode_f32s(values);
+        Ok(vec![
+            d1::stmt(
+                self.db,
+                "UPDATE counters SET value = value + 1 WHERE name = 'vector_seq'",
+                &[],
+            )?,
+            d1::stmt(
+                self.db,
+                "INSERT INTO vectors (memory_id, owner, seq, sketch, vector)
+                 SELECT id, owner, (SELECT value FROM counters WHERE name = 'vector_seq'), ?3, ?4
+                 FROM memories WHERE owner = ?1 AND content_hash = ?2",
+                &[owner.into(), content_hash.into(), Arg::Text(&sk), Arg::Text(&vec)],
+            )?,
+            d1::stmt(
+                self.db,
+                "UPDATE memories SET vector_state = 1, vector_id = ?3 WHERE owner = ?1 AND content_hash = ?2",
+                &[owner.into(), content_hash.into(), Arg::Text(vector_id)],
+            )?,
+        ])
+    }
+}
+
 impl VectorIndex for D1VectorIndex<'_> {
     async fn upsert(&self, owner: &str, entries: &[VectorEntry]) -> Result<()> {
         for chunk in entries.chunks(UPSERT_CHUNK) {

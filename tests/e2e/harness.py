@@ -114,7 +114,8 @@ class Worker:
         shutil.rmtree(self.state, ignore_errors=True)
         try:
             self.log.close()
-            self.log_path.unlink()
+            if not os.environ.get("MEMGATE_KEEP_LOGS"):
+                self.log_path.unlink()
         except (AttributeError, OSError):
             pass
 
