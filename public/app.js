@@ -393,6 +393,8 @@
       actions.length ? el('div', {class: 'page-actions'}, actions) : null);
   }
 
+  function isPhone() { return window.matchMedia('(max-width: 760px)').matches; }
+
   function emptyState(text) { return el('li', {class: 'empty', text}); }
 
   function loadingRow() { return el('li', {class: 'loading'}, el('span', {class: 'spinner', 'aria-hidden': 'true'}), el('span', {text: 'Loading…'})); }
@@ -909,7 +911,18 @@
     return days;
   }
 
+  let usageRows = null;
+  let resizeTimer = null;
+  window.addEventListener('resize', () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => {
+      const box = $('usage-chart');
+      if (box && usageRows) drawUsage(box, usageRows);
+    }, 150);
+  });
+
   function drawUsage(box, rows) {
+    usageRows = rows;
     clear(box);
     const days = lastDays(14);
     const byDay = new Map(days.map((d) => [d, {prompt: 0, completion: 0, requests: 0, errors: 0}]));
@@ -929,14 +942,16 @@
     const summary = $('usage-summary');
     if (summary) summary.textContent = `${plural(sum((b) => b.requests), 'request')} · ${plural(totalTokens, 'token')} · ${plural(sum((b) => b.errors), 'error')}`;
 
-    const W = 700; const H = 220; const padL = 44; const padR = 8; const padT = 12; const padB = 28;
+    const W = Math.max(280, Math.round(box.clientWidth || 700));
+    const H = W < 500 ? 190 : 230; const padL = 40; const padR = 4; const padT = 12; const padB = 26;
     const max = Math.max(1, ...totals.map((b) => b.prompt + b.completion));
     const scale = niceMax(max);
     const plotW = W - padL - padR; const plotH = H - padT - padB;
     const slot = plotW / keys.length;
-    const barW = Math.max(4, slot * 0.62);
+    const barW = Math.max(4, Math.min(36, slot * 0.62));
+    const labelEvery = slot < 24 ? 3 : slot < 48 ? 2 : 1;
     const chart = svg('svg', {viewBox: `0 0 ${W} ${H}`, class: 'chart-svg', role: 'img',
-      'aria-label': `Tokens per day over the last 14 days: ${fmtNum(totalTokens)} in total`, preserveAspectRatio: 'none'});
+      'aria-label': `Tokens per day over the last 14 days: ${fmtNum(totalTokens)} in total`, width: W, height: H});
     for (let i = 0; i <= 4; i++) {
       const y = padT + plotH - (plotH * i) / 4;
       chart.appendChild(svg('line', {x1: padL, x2: W - padR, y1: y, y2: y, class: i === 0 ? 'axis' : 'grid'}));
@@ -953,7 +968,7 @@
       g.appendChild(svg('rect', {x, width: barW, y: padT + plotH - hp - hc, height: Math.max(0, hc), class: 'bar-completion', rx: 2}));
       g.appendChild(svg('rect', {x: padL + slot * i, width: slot, y: padT, height: plotH, class: 'bar-hit'}));
       chart.appendChild(g);
-      if (i % 2 === (keys.length - 1) % 2) {
+      if ((keys.length - 1 - i) % labelEvery === 0) {
         chart.appendChild(svg('text', {x: padL + slot * i + slot / 2, y: H - 8, class: 'tick', 'text-anchor': 'middle'}, k.slice(5).replace('-', '/')));
       }
     });
@@ -1022,7 +1037,7 @@
       addResult,
       el('div', {class: 'form-actions'}, addBtn));
 
-    const q = input('memory-search-input', {type: 'search', placeholder: 'Search memories by meaning…', value: memState.query, 'aria-label': 'Search memories'});
+    const q = input('memory-search-input', {type: 'search', placeholder: 'Search memories…', value: memState.query, 'aria-label': 'Search memories'});
     const searchBtn = button('Search', {type: 'submit', id: 'memory-search-submit', class: 'btn btn-primary'}, 'search');
     const clearBtn = button('Clear', {id: 'memory-search-clear', class: 'btn btn-ghost', hidden: !memState.query});
     const tagFilter = select('memory-tag-filter', [['', 'All tags']], '');
@@ -1036,7 +1051,7 @@
     const info = el('span', {id: 'memory-page-info', class: 'muted small'});
     const pager = el('nav', {id: 'memory-pager', class: 'pager', 'aria-label': 'Pages', hidden: true}, prev, info, next);
 
-    const addDetails = el('details', {class: 'card collapsible', id: 'memory-add', open: true},
+    const addDetails = el('details', {class: 'card collapsible', id: 'memory-add', open: !isPhone()},
       el('summary', null, el('h2', {text: 'Add a memory'})), addForm);
 
     page.append(
@@ -1044,10 +1059,12 @@
       addDetails,
       el('section', {class: 'card'}, searchForm, summary, errorBox, list, pager));
 
-    const load = () => {
+    const load = (opts) => {
+      if (opts && opts.tags) loadTags();
       if (memState.query) return doSearch();
       return loadList();
     };
+    const reloadAll = () => load({tags: true});
 
     async function loadList() {
       clear(list).appendChild(el('div', {class: 'loading'}, el('span', {class: 'spinner'}), el('span', {text: 'Loading…'})));
@@ -1063,7 +1080,7 @@
         if (!mems.length) {
           list.appendChild(el('p', {class: 'empty', text: memState.tag ? `No memories tagged “${memState.tag}”.` : 'No memories yet. Add the first one above.'}));
         }
-        for (const m of mems) list.appendChild(memoryCard(m, null, load));
+        for (const m of mems) list.appendChild(memoryCard(m, null, reloadAll, loadTags));
         summary.textContent = memState.tag ? `${plural(total, 'memory', 'memories')} tagged “${memState.tag}”` : `${plural(total, 'memory', 'memories')}`;
         const pages = Math.max(1, Math.ceil(total / memState.pageSize));
         pager.hidden = pages <= 1 && memState.page <= 1;
@@ -1091,7 +1108,7 @@
         clear(list);
         const shown = memState.tag ? results.filter((r) => r.memory && (r.memory.tags || []).includes(memState.tag)) : results;
         if (!shown.length) list.appendChild(el('p', {class: 'empty', text: `Nothing found for “${memState.query}”.`}));
-        for (const r of shown) if (r && r.memory) list.appendChild(memoryCard(r.memory, r, load));
+        for (const r of shown) if (r && r.memory) list.appendChild(memoryCard(r.memory, r, reloadAll, loadTags));
         const ms = typeof data.processing_time_ms === 'number' ? ` in ${Math.round(data.processing_time_ms)} ms` : '';
         summary.textContent = `${plural(shown.length, 'result')} for “${memState.query}”${data.search_type ? ` (${data.search_type} search${ms})` : ms}`;
       } catch (err) {
@@ -1109,6 +1126,7 @@
         const data = await api('GET', '/api/tags');
         if (seq !== renderSeq) return;
         const tagsList = (data && data.tags) || [];
+        while (tagFilter.options.length > 1) tagFilter.remove(1);
         for (const t of tagsList) {
           const name = typeof t === 'string' ? t : t.tag;
           const count = typeof t === 'object' && typeof t.count === 'number' ? ` (${t.count})` : '';
@@ -1169,7 +1187,7 @@
           tags.value = '';
           toast('Memory stored');
           if (!memState.query) { memState.page = 1; }
-          load();
+          reloadAll();
         }
       } catch (err) {
         showError(addResult, err, 'Adding memories (/api/memories)');
@@ -1182,7 +1200,7 @@
     load();
   }
 
-  function memoryCard(m, result, reload) {
+  function memoryCard(m, result, reload, onTagsChanged) {
     const hash = m.content_hash || '';
     const tagsWrap = el('div', {class: 'memory-tags-wrap'}, chips(m.tags, 'memory-tags'));
     const editBtn = button('Tags', {class: 'btn btn-ghost btn-small memory-edit-tags', title: 'Edit tags'}, 'tag');
@@ -1218,6 +1236,7 @@
           m.tags = (res && res.memory && res.memory.tags) || parseTags(inp.value);
           clear(tagsWrap).appendChild(chips(m.tags, 'memory-tags'));
           toast('Tags saved');
+          if (onTagsChanged) onTagsChanged();
         } catch (e) {
           showError(err, e);
           setBusy(save, false);
@@ -1408,7 +1427,7 @@
     const quota = input('key-quota', {type: 'number', min: 1, step: 1, placeholder: 'unlimited', inputMode: 'numeric'});
     const expires = input('key-expires', {type: 'date'});
     const error = alertBox('key-create-error');
-    const submit = button('Create key', {type: 'submit', id: 'key-create-submit', class: 'btn btn-primary'}, 'key');
+    const submit = button('Create key', {type: 'submit', id: 'key-create-submit', class: 'btn btn-primary'}, 'plus');
     const onceSlot = el('div', {id: 'key-once-slot'});
     const form = el('form', {id: 'key-create-form', class: 'stack', novalidate: true},
       el('div', {class: 'row-2'}, field('Name', name), field('Owner', owner, 'Memories are private per owner. Default: admin.')),
@@ -1423,7 +1442,7 @@
     page.append(
       pageHeader('API keys', 'Keys authenticate the memory API, MCP clients and the OpenAI-compatible gateway.'),
       onceSlot,
-      el('details', {class: 'card collapsible', id: 'key-create', open: true}, el('summary', null, el('h2', {text: 'Create a key'})), form),
+      el('details', {class: 'card collapsible', id: 'key-create', open: !isPhone()}, el('summary', null, el('h2', {text: 'Create a key'})), form),
       el('section', {class: 'card'}, el('div', {class: 'card-head'}, el('h2', {text: 'Keys'}), el('span', {id: 'keys-count', class: 'muted small'})), listError, list));
 
     async function loadKeys() {
@@ -1607,7 +1626,7 @@
         toggle(f.drawEnabled, 'Enable image generation in chat'),
         el('div', {class: 'row-2'}, field('Trigger words', f.drawTriggers, 'Comma-separated.'), field('Image model', f.drawModel))),
       error,
-      el('div', {class: 'form-actions sticky-actions'}, saved, save));
+      el('div', {class: 'form-actions'}, saved, save));
 
     const num = (inp) => (inp.value.trim() === '' ? null : Number(inp.value));
     const secret = (inp) => (inp.value === '' ? null : inp.value);
@@ -1662,7 +1681,7 @@
   function renderConversations(seq) {
     const page = newView('page-conversations');
     const owner = input('conv-owner-filter', {placeholder: 'All owners', value: convState.owner, 'aria-label': 'Owner'});
-    const filterBtn = button('Filter', {type: 'submit', id: 'conv-filter-submit', class: 'btn btn-ghost'});
+    const filterBtn = button('Filter', {type: 'submit', id: 'conv-filter-submit', class: 'btn'});
     const form = el('form', {id: 'conv-filter-form', class: 'toolbar'}, owner, filterBtn);
     const errorBox = alertBox('conversations-error');
     const list = el('ul', {id: 'conversation-list', class: 'conv-list'}, loadingRow());
@@ -1722,7 +1741,7 @@
         }
         if (!msgs.children.length) msgs.appendChild(el('p', {class: 'empty', text: 'No messages.'}));
         detail.appendChild(msgs);
-        if (window.matchMedia('(max-width: 760px)').matches) detail.scrollIntoView({block: 'start'});
+        if (isPhone()) detail.scrollIntoView({block: 'start'});
       } catch (err) {
         if (seq !== renderSeq) return;
         clear(detail);

@@ -636,7 +636,10 @@ fn json_to_text(text: &str) -> Result<String> {
 }
 
 fn too_large_text() -> Error {
-    Error::PayloadTooLarge("the document expands to more than 32 MB of text".into())
+    Error::PayloadTooLarge(format!(
+        "the document expands to more than {} MB of text",
+        MAX_TEXT_BYTES >> 20
+    ))
 }
 
 struct JsonState {
@@ -805,8 +808,10 @@ fn csv_to_text(text: &str) -> Result<String> {
         pos: 0,
         sep,
     };
+    // The first row with any content holds the headers.
     let mut headers: Vec<String> = Vec::new();
-    if let Some(row) = rows.next_row() {
+    while headers.iter().all(String::is_empty) {
+        let Some(row) = rows.next_row() else { break };
         headers = row.iter().map(|h| collapse_whitespace(h)).collect();
     }
     let mut out = String::new();
@@ -980,12 +985,13 @@ fn pdf_to_text_capped(bytes: &[u8], max_inflated: usize) -> Result<String> {
     let mut budget = max_inflated;
     let mut pos = 0;
     while let Some(kw) = find(bytes, b"stream", pos) {
+        let searched_from = pos;
         pos = kw + 6;
-        let Some(stream) = locate_stream(bytes, kw) else {
+        let Some(stream) = locate_stream(bytes, kw, searched_from) else {
             continue;
         };
         pos = stream.next;
-        let dict = StreamDict::parse(&bytes[stream.dict_start.max(0)..kw]);
+        let dict = StreamDict::parse(&bytes[stream.dict_start..kw]);
         if dict.skip || dict.other_filter {
             continue;
         }
@@ -1039,8 +1045,9 @@ struct StreamSpan {
 }
 
 /// Given the offset of a `stream` keyword, the stream's dictionary and data, or `None` when
-/// the keyword is not a real one (part of `endstream`, or inside some text).
-fn locate_stream(b: &[u8], kw: usize) -> Option<StreamSpan> {
+/// the keyword is not a real one (part of `endstream`, or inside some text). The dictionary
+/// is not looked for before `floor`, the end of what was already read.
+fn locate_stream(b: &[u8], kw: usize, floor: usize) -> Option<StreamSpan> {
     if kw >= 3 && &b[kw - 3..kw] == b"end" {
         return None;
     }
@@ -1065,7 +1072,7 @@ fn locate_stream(b: &[u8], kw: usize) -> Option<StreamSpan> {
         None => {}
         _ => return None,
     }
-    let dict_start = dict_start(b, j - 2);
+    let dict_start = dict_start(b, j - 2, floor);
     let length = StreamDict::direct_length(&b[dict_start..j]);
     let by_length = length.and_then(|len| {
         let end = start.checked_add(len)?;
@@ -1098,9 +1105,10 @@ fn locate_stream(b: &[u8], kw: usize) -> Option<StreamSpan> {
 }
 
 /// The start of the dictionary whose closing `>>` is at `close`, matching nested `<< >>`.
-/// Bounded, so that a hostile file cannot make each stream rescan the whole input.
-fn dict_start(b: &[u8], close: usize) -> usize {
-    let floor = close.saturating_sub(16 * 1024);
+/// Never looks before `floor` (nor further back than any real dictionary is long), so that
+/// a hostile file cannot make each stream rescan what came before.
+fn dict_start(b: &[u8], close: usize, floor: usize) -> usize {
+    let floor = floor.max(close.saturating_sub(16 * 1024)).min(close);
     let mut depth = 0usize;
     let mut j = close + 2;
     while j >= floor + 2 {
@@ -1109,7 +1117,7 @@ fn dict_start(b: &[u8], close: usize) -> usize {
             depth += 1;
             j -= 2;
         } else if pair == b"<<" {
-            depth -= 1;
+            depth = depth.saturating_sub(1);
             if depth == 0 {
                 return j - 2;
             }
@@ -1478,12 +1486,12 @@ fn literal_string(data: &[u8], at: usize, mut out: Option<&mut Vec<u8>>) -> usiz
 }
 
 /// Scans the hex string whose `<` is at `at`, like [`literal_string`].
-fn hex_string(data: &[u8], at: usize, mut out: Option<&mut Vec<u8>>) -> usize {
+fn hex_string(data: &[u8], at: usize, out: Option<&mut Vec<u8>>) -> usize {
     let end = data[at..]
         .iter()
         .position(|&c| c == b'>')
         .map_or(data.len(), |p| at + p);
-    if let Some(o) = out.as_deref_mut() {
+    if let Some(o) = out {
         let mut high: Option<u8> = None;
         for &c in &data[at + 1..end] {
             let v = match c {
@@ -1526,7 +1534,7 @@ fn skip_inline_image(data: &[u8], from: usize) -> usize {
 /// punctuation in 0x80–0x9F.
 fn decode_pdf_string(bytes: &[u8], hex: bool, sink: &mut TextSink) {
     let utf16 = bytes.starts_with(&[0xFE, 0xFF])
-        || (hex && bytes.len() >= 2 && bytes.len() % 2 == 0 && bytes[0] == 0);
+        || (hex && bytes.len() >= 2 && bytes.len().is_multiple_of(2) && bytes[0] == 0);
     if utf16 {
         let body = bytes.strip_prefix(&[0xFE, 0xFF]).unwrap_or(bytes);
         let units = body
@@ -1894,6 +1902,7 @@ mod tests {
             "a: 1; b: 2; column 3: 3\na: 4"
         );
         assert_eq!(text(DocFormat::Csv, b"only,headers\n"), "only; headers");
+        assert_eq!(text(DocFormat::Csv, b"\n,\nh\nv"), "h: v");
         assert_eq!(
             text(DocFormat::Csv, b"a,b\n\"open quote,2\nnever closed"),
             "a: open quote,2 never closed"
@@ -2062,5 +2071,67 @@ mod tests {
             pdf_to_text_capped(&doc, cap),
             Err(Error::PayloadTooLarge(_))
         ));
+    }
+}
+#[cfg(test)]
+mod perf_tmp {
+    use super::*;
+    use std::time::Instant;
+    fn t(name: &str, f: impl FnOnce() -> Result<String>) {
+        let s = Instant::now();
+        let r = f();
+        eprintln!("PERF {name}: {:?} ok={} len={}", s.elapsed(), r.is_ok(), r.as_ref().map_or(0, |x| x.len()));
+    }
+    #[test]
+    fn perf() {
+        let html = "<div class=\"x\"><p>Hello &amp; <b>world</b> some text here</p><script>var a=1;</script></div>\n".repeat(100_000);
+        t("html 10MB", || extract_text(DocFormat::Html, html.as_bytes()));
+        let h2 = "<a b=\"".repeat(1_000_000);
+        t("html quotes", || extract_text(DocFormat::Html, h2.as_bytes()));
+        let h3 = "<script>".repeat(1_000_000);
+        t("html scripts", || extract_text(DocFormat::Html, h3.as_bytes()));
+        let h4 = "&#".repeat(3_000_000);
+        t("html amps", || extract_text(DocFormat::Html, h4.as_bytes()));
+        let h5 = "<!-".repeat(3_000_000);
+        t("html comments", || extract_text(DocFormat::Html, h5.as_bytes()));
+        let json = format!("[{}]", vec![r#"{"name": "x", "tags": ["a","b"], "n": {"m": 1.5}}"#; 200_000].join(","));
+        t("json 10MB", || extract_text(DocFormat::Json, json.as_bytes()));
+        let jsonl = vec![r#"{"name": "x", "tags": ["a","b"]}"#; 300_000].join("\n");
+        t("jsonl 10MB", || extract_text(DocFormat::Json, jsonl.as_bytes()));
+        let csv = "a,b,c\n".to_string() + &"1,\"two, 2\",three\n".repeat(500_000);
+        t("csv 9MB", || extract_text(DocFormat::Csv, csv.as_bytes()));
+        let content = "BT /F1 12 Tf 72 712 Td [(Hello)-300(PDF)] TJ 0 -14 Td (world) Tj ET\n".repeat(150_000);
+        let z = miniz_oxide::deflate::compress_to_vec_zlib(content.as_bytes(), 6);
+        let mut pdf = b"%PDF-1.4\n1 0 obj << /Filter /FlateDecode >>\nstream\n".to_vec();
+        pdf.extend_from_slice(&z); pdf.extend_from_slice(b"\nendstream\n");
+        t("pdf 10MB content", || extract_text(DocFormat::Pdf, &pdf));
+        let p2 = [b"%PDF-1.4\n".as_slice(), &b"<<>>stream\nendstream ".repeat(500_000)].concat();
+        t("pdf many empty streams", || extract_text(DocFormat::Pdf, &p2));
+        let p3 = [b"%PDF-1.4\n<<>>stream\n".as_slice(), &b"(".repeat(5_000_000)].concat();
+        t("pdf parens", || extract_text(DocFormat::Pdf, &p3));
+        let p4 = [b"%PDF-1.4\n<<>>stream\n".as_slice(), &b"1 ".repeat(5_000_000), b"\nendstream"].concat();
+        t("pdf numbers", || extract_text(DocFormat::Pdf, &p4));
+        let p5 = [b"%PDF-1.4\n<<>>stream\n".as_slice(), &b"BI ID EI0".repeat(1_000_000), b"\nendstream"].concat();
+        t("pdf inline", || extract_text(DocFormat::Pdf, &p5));
+        let p6 = [b"%PDF-1.4\n".as_slice(), &b"/Encrypt".repeat(1_000_000)].concat();
+        t("pdf encrypt", || extract_text(DocFormat::Pdf, &p6));
+        let p7 = [b"%PDF-1.4\n".as_slice(), &b"<<<<<<<<".repeat(1_000_000), b">>stream\nendstream"].concat();
+        t("pdf dict", || extract_text(DocFormat::Pdf, &p7));
+        let text = "Some sentence here. ".repeat(500_000);
+        let s = Instant::now();
+        let c = crate::core::chunking::chunk_text(&text, &Default::default());
+        eprintln!("PERF chunk 10MB: {:?} {}", s.elapsed(), c.len());
+        let s = Instant::now();
+        let c = crate::core::chunking::chunk_text(&"猫".repeat(3_000_000), &Default::default());
+        eprintln!("PERF chunk cjk 9MB: {:?} {}", s.elapsed(), c.len());
+        let s = Instant::now();
+        let c = crate::core::chunking::chunk_text(&"a. ".repeat(3_000_000), &Default::default());
+        eprintln!("PERF chunk tiny sentences: {:?} {}", s.elapsed(), c.len());
+        let s = Instant::now();
+        let c = crate::core::chunking::chunk_text(&"a\n".repeat(3_000_000), &Default::default());
+        eprintln!("PERF chunk tiny lines: {:?} {}", s.elapsed(), c.len());
+        let s = Instant::now();
+        let _ = detect_format(None, None, json.as_bytes());
+        eprintln!("PERF sniff: {:?}", s.elapsed());
     }
 }

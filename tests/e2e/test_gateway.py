@@ -52,6 +52,8 @@ class Upstream:
                 base = {"id": "up-1", "object": "chat.completion.chunk", "created": 1, "model": UPSTREAM_MODEL}
                 yield "data: " + json.dumps({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}) + "\n\n"
                 for w in reply.split(" "):
+                    if "slow-stream" in text:
+                        time.sleep(0.15)
                     yield "data: " + json.dumps({**base, "choices": [{"index": 0, "delta": {"content": w + " "}, "finish_reason": None}]}) + "\n\n"
                 yield "data: " + json.dumps({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}) + "\n\n"
                 if (body.get("stream_options") or {}).get("include_usage"):
@@ -305,3 +307,23 @@ def test_workers_ai_provider_through_the_binding(cloud_worker):
     img = c.chat.completions.create(model="m", messages=[{"role": "user", "content": "/draw a lighthouse"}])
     url = img.choices[0].message.content.split("(")[1].rstrip(")")
     assert httpx.get(url).headers["content-type"] == "image/png"
+
+
+def test_usage_counted_when_the_client_disconnects_mid_stream(worker, admin_key, make_key, upstream):
+    key, owner = make_key()
+    body = {"messages": [{"role": "user", "content": "slow-stream " + "word " * 20}], "stream": True}
+    with httpx.stream("POST", f"{worker.url}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}", "X-Memgate-Rag": "off"}) as r:
+        for line in r.iter_lines():
+            if '"content":"slow-stream' in line.replace(" ", ""):
+                break  # leave after the first content chunk
+    keys = httpx.get(f"{worker.url}/admin/keys", headers={"Authorization": f"Bearer {admin_key}"}).json()["keys"]
+    key_id = next(k["id"] for k in keys if k["owner"] == owner)
+    deadline = time.time() + 15
+    rows = []
+    while time.time() < deadline:
+        usage = httpx.get(f"{worker.url}/admin/usage", params={"days": 1}, headers={"Authorization": f"Bearer {admin_key}"}).json()["usage"]
+        rows = [u for u in usage if u["key_id"] == key_id]
+        if rows:
+            break
+        time.sleep(0.3)
+    assert rows and rows[0]["requests"] == 1 and rows[0]["completion_tokens"] > 0, rows

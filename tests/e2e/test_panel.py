@@ -151,7 +151,9 @@ def text_appears(driver, css: str, text: str, timeout: float = WAIT):
 def shot(driver, name: str, full_page: bool = True) -> Path:
     """A screenshot of the whole page (beyond the viewport) into target/screenshots."""
     path = SHOTS / f"{name}.png"
-    time.sleep(0.25)  # let the last transition (toast, fade-in) settle for a clean picture
+    # Toasts are transient; keep them out of the picture. Then let transitions settle.
+    driver.execute_script("document.getElementById('toasts').replaceChildren()")
+    time.sleep(0.25)
     if full_page:
         try:
             metrics = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
@@ -613,3 +615,88 @@ def test_sign_out_and_expired_session(panel, browser):
     go(d, "keys")
     by_id(d, "login-form")
     assert "Sign in again" in by_id(d, "login-notice").text
+
+
+MISSING_ENDPOINTS = r"""
+(() => {
+  // Makes the page see a Worker without the newer endpoints: they answer 404 as memgate does.
+  const missing = /^\/(api\/(stats|tags|search|events|documents)|admin\/(usage|config|conversations))(\/|$)/;
+  const isMissing = (u) => missing.test(new URL(u, location.href).pathname);
+  const realFetch = window.fetch.bind(window);
+  window.fetch = (input, init) => {
+    const url = typeof input === 'string' ? input : input.url;
+    if (!isMissing(url)) return realFetch(input, init);
+    const path = new URL(url, location.href).pathname;
+    return Promise.resolve(new Response(JSON.stringify({detail: `no route for ${path}`}),
+      {status: 404, headers: {'content-type': 'application/json'}}));
+  };
+  const RealES = window.EventSource;
+  window.EventSource = class extends RealES {
+    constructor(url, opts) { super(isMissing(url) ? '/api/no-such-stream' : url, opts); }
+  };
+  const realOpen = XMLHttpRequest.prototype.open;
+  XMLHttpRequest.prototype.open = function (method, url, ...rest) {
+    return realOpen.call(this, method, isMissing(url) ? '/api/no-such-upload' : url, ...rest);
+  };
+})();
+"""
+
+
+def js_errors(driver) -> list[str]:
+    return [e["message"] for e in driver.get_log("browser")
+            if e["level"] == "SEVERE" and e.get("source") != "network"]
+
+
+def test_missing_endpoints_degrade_gracefully(panel, browser):
+    d = browser
+    sign_in(d, panel, "dashboard")
+    js_errors(d)  # drain
+    script = d.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": MISSING_ENDPOINTS})["identifier"]
+    try:
+        d.refresh()
+        by_id(d, "page-dashboard")
+        find(d, "#stats-error[data-testid=unavailable]")
+        assert "not available" in find(d, "#usage-error[data-testid=unavailable]").text
+        find(d, "#live-indicator[data-state=unavailable]")
+        find(d, "#recent-memories .recent-item")  # what exists still works
+
+        go(d, "memories")
+        find(d, "#memory-list .memory-item")
+        wait(d).until(lambda x: not by_id(x, "memory-tag-filter").is_enabled())
+        type_into(by_id(d, "memory-search-input"), "lighthouse")
+        by_id(d, "memory-search-submit").click()
+        find(d, "#memories-error[data-testid=unavailable]")
+
+        go(d, "documents")
+        find(d, "#documents-error[data-testid=unavailable]")
+        go(d, "settings")
+        find(d, "#settings-load-error[data-testid=unavailable]")
+        go(d, "conversations")
+        find(d, "#conversations-error[data-testid=unavailable]")
+        go(d, "keys")
+        find(d, "#key-list .key-item")
+        assert js_errors(d) == []
+    finally:
+        d.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": script})
+    d.refresh()
+    by_id(d, "page-keys")
+
+
+def test_too_many_sign_in_attempts(panel, browser):
+    """Last: it locks sign-in from this address for the rest of the rate window."""
+    d = browser
+    sign_in(d, panel, "dashboard")
+    by_id(d, "logout-button").click()
+    by_id(d, "login-form")
+    for _ in range(15):
+        type_into(by_id(d, "login-password"), "wrong again")
+        by_id(d, "login-submit").click()
+        err = wait(d).until(lambda x: (e := x.find_element(By.ID, "login-error")).is_displayed() and e.text and e)
+        if "Too many" in err.text:
+            break
+        wait(d).until(lambda x: by_id(x, "login-submit").is_enabled())
+        d.execute_script("document.getElementById('login-error').hidden = true")
+    assert "Too many sign-in attempts" in err.text and "seconds" in err.text
+    submit = by_id(d, "login-submit")
+    assert not submit.is_enabled() and "Wait" in submit.text
+    assert js_errors(d) == []
