@@ -10,6 +10,7 @@ start=$(date +%s)
 ensure_rust
 ensure_node
 ensure_python
+ensure_browser
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

@@ -70,6 +70,17 @@ ensure_python() {
   fi
 }
 
+ensure_browser() {
+  # Debian's Chromium and ChromeDriver, for the admin panel's browser tests.
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    log "installing chromium + chromium-driver (Debian packages)"
+    local sudo=""
+    [ "$(id -u)" = "0" ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
+  fi
+}
+
 build_worker() {
   log "building the Worker (wasm, release)"
   (cd "$ROOT" && worker-build --release)

@@ -601,38 +601,37 @@ fn decode_entity(s: &str) -> Option<(char, usize)> {
 // JSON
 
 /// Flattens JSON into `path.to.key: value` lines (`key[0]` for arrays). A document that is
-/// not one JSON value is read as JSON Lines: a sequence of values, one record each.
+/// not one JSON value is read as JSON Lines: a sequence of values, one paragraph each.
 ///
-/// The document is flattened while it is parsed, never held as a tree, so memory stays close
+/// Each value is flattened while it is parsed, never held as a tree, so memory stays close
 /// to the size of the text produced. serde_json refuses nesting deeper than 128, which bounds
 /// the recursion of the visitor below.
 fn json_to_text(text: &str) -> Result<String> {
-    let mut st = JsonState {
-        path: String::new(),
-        out: String::new(),
-        blank_line: false,
-        too_large: false,
-    };
-    let mut de = serde_json::Deserializer::from_str(text);
-    let mut records = 0usize;
-    loop {
-        if records > 0 {
-            st.blank_line = true;
+    let mut out = String::new();
+    let values = serde_json::Deserializer::from_str(text).into_iter::<JsonRecord>();
+    let mut any = false;
+    for value in values {
+        let record = value.map_err(|e| {
+            if e.is_data() {
+                // The visitor accepts any JSON, so its only error is running over the cap.
+                too_large_text()
+            } else {
+                Error::invalid(format!("invalid JSON: {e}"))
+            }
+        })?;
+        any = true;
+        if !out.is_empty() && !record.0.is_empty() {
+            out.push_str("\n\n");
         }
-        let parsed = JsonFlattener {
-            st: &mut st,
-            depth: 0,
-        }
-        .deserialize(&mut de);
-        if st.too_large {
+        out.push_str(&record.0);
+        if out.len() > MAX_TEXT_BYTES {
             return Err(too_large_text());
         }
-        parsed.map_err(|e| Error::invalid(format!("invalid JSON: {e}")))?;
-        records += 1;
-        if de.end().is_ok() {
-            return Ok(st.out);
-        }
     }
+    if !any {
+        return Err(Error::invalid("invalid JSON: the document is empty"));
+    }
+    Ok(out)
 }
 
 fn too_large_text() -> Error {
@@ -642,12 +641,30 @@ fn too_large_text() -> Error {
     ))
 }
 
+/// The flattened text of one top-level JSON value.
+struct JsonRecord(String);
+
+impl<'de> serde::Deserialize<'de> for JsonRecord {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut st = JsonState {
+            path: String::new(),
+            out: String::new(),
+            blank_line: false,
+        };
+        JsonFlattener {
+            st: &mut st,
+            depth: 0,
+        }
+        .deserialize(d)?;
+        Ok(JsonRecord(st.out))
+    }
+}
+
 struct JsonState {
     path: String,
     out: String,
     /// Separate the next line from the previous record by a blank line.
     blank_line: bool,
-    too_large: bool,
 }
 
 impl JsonState {
@@ -663,7 +680,6 @@ impl JsonState {
         }
         self.out.push_str(value);
         if self.out.len() > MAX_TEXT_BYTES {
-            self.too_large = true;
             return Err(E::custom("too much text"));
         }
         Ok(())
@@ -2080,42 +2096,89 @@ mod perf_tmp {
     fn t(name: &str, f: impl FnOnce() -> Result<String>) {
         let s = Instant::now();
         let r = f();
-        eprintln!("PERF {name}: {:?} ok={} len={}", s.elapsed(), r.is_ok(), r.as_ref().map_or(0, |x| x.len()));
+        eprintln!(
+            "PERF {name}: {:?} ok={} len={}",
+            s.elapsed(),
+            r.is_ok(),
+            r.as_ref().map_or(0, |x| x.len())
+        );
     }
     #[test]
     fn perf() {
         let html = "<div class=\"x\"><p>Hello &amp; <b>world</b> some text here</p><script>var a=1;</script></div>\n".repeat(100_000);
-        t("html 10MB", || extract_text(DocFormat::Html, html.as_bytes()));
+        t("html 10MB", || {
+            extract_text(DocFormat::Html, html.as_bytes())
+        });
         let h2 = "<a b=\"".repeat(1_000_000);
-        t("html quotes", || extract_text(DocFormat::Html, h2.as_bytes()));
+        t("html quotes", || {
+            extract_text(DocFormat::Html, h2.as_bytes())
+        });
         let h3 = "<script>".repeat(1_000_000);
-        t("html scripts", || extract_text(DocFormat::Html, h3.as_bytes()));
+        t("html scripts", || {
+            extract_text(DocFormat::Html, h3.as_bytes())
+        });
         let h4 = "&#".repeat(3_000_000);
         t("html amps", || extract_text(DocFormat::Html, h4.as_bytes()));
         let h5 = "<!-".repeat(3_000_000);
-        t("html comments", || extract_text(DocFormat::Html, h5.as_bytes()));
-        let json = format!("[{}]", vec![r#"{"name": "x", "tags": ["a","b"], "n": {"m": 1.5}}"#; 200_000].join(","));
-        t("json 10MB", || extract_text(DocFormat::Json, json.as_bytes()));
+        t("html comments", || {
+            extract_text(DocFormat::Html, h5.as_bytes())
+        });
+        let json = format!(
+            "[{}]",
+            vec![r#"{"name": "x", "tags": ["a","b"], "n": {"m": 1.5}}"#; 200_000].join(",")
+        );
+        t("json 10MB", || {
+            extract_text(DocFormat::Json, json.as_bytes())
+        });
         let jsonl = vec![r#"{"name": "x", "tags": ["a","b"]}"#; 300_000].join("\n");
-        t("jsonl 10MB", || extract_text(DocFormat::Json, jsonl.as_bytes()));
+        t("jsonl 10MB", || {
+            extract_text(DocFormat::Json, jsonl.as_bytes())
+        });
         let csv = "a,b,c\n".to_string() + &"1,\"two, 2\",three\n".repeat(500_000);
         t("csv 9MB", || extract_text(DocFormat::Csv, csv.as_bytes()));
-        let content = "BT /F1 12 Tf 72 712 Td [(Hello)-300(PDF)] TJ 0 -14 Td (world) Tj ET\n".repeat(150_000);
+        let content =
+            "BT /F1 12 Tf 72 712 Td [(Hello)-300(PDF)] TJ 0 -14 Td (world) Tj ET\n".repeat(150_000);
         let z = miniz_oxide::deflate::compress_to_vec_zlib(content.as_bytes(), 6);
         let mut pdf = b"%PDF-1.4\n1 0 obj << /Filter /FlateDecode >>\nstream\n".to_vec();
-        pdf.extend_from_slice(&z); pdf.extend_from_slice(b"\nendstream\n");
+        pdf.extend_from_slice(&z);
+        pdf.extend_from_slice(b"\nendstream\n");
         t("pdf 10MB content", || extract_text(DocFormat::Pdf, &pdf));
-        let p2 = [b"%PDF-1.4\n".as_slice(), &b"<<>>stream\nendstream ".repeat(500_000)].concat();
-        t("pdf many empty streams", || extract_text(DocFormat::Pdf, &p2));
-        let p3 = [b"%PDF-1.4\n<<>>stream\n".as_slice(), &b"(".repeat(5_000_000)].concat();
+        let p2 = [
+            b"%PDF-1.4\n".as_slice(),
+            &b"<<>>stream\nendstream ".repeat(500_000),
+        ]
+        .concat();
+        t("pdf many empty streams", || {
+            extract_text(DocFormat::Pdf, &p2)
+        });
+        let p3 = [
+            b"%PDF-1.4\n<<>>stream\n".as_slice(),
+            &b"(".repeat(5_000_000),
+        ]
+        .concat();
         t("pdf parens", || extract_text(DocFormat::Pdf, &p3));
-        let p4 = [b"%PDF-1.4\n<<>>stream\n".as_slice(), &b"1 ".repeat(5_000_000), b"\nendstream"].concat();
+        let p4 = [
+            b"%PDF-1.4\n<<>>stream\n".as_slice(),
+            &b"1 ".repeat(5_000_000),
+            b"\nendstream",
+        ]
+        .concat();
         t("pdf numbers", || extract_text(DocFormat::Pdf, &p4));
-        let p5 = [b"%PDF-1.4\n<<>>stream\n".as_slice(), &b"BI ID EI0".repeat(1_000_000), b"\nendstream"].concat();
+        let p5 = [
+            b"%PDF-1.4\n<<>>stream\n".as_slice(),
+            &b"BI ID EI0".repeat(1_000_000),
+            b"\nendstream",
+        ]
+        .concat();
         t("pdf inline", || extract_text(DocFormat::Pdf, &p5));
         let p6 = [b"%PDF-1.4\n".as_slice(), &b"/Encrypt".repeat(1_000_000)].concat();
         t("pdf encrypt", || extract_text(DocFormat::Pdf, &p6));
-        let p7 = [b"%PDF-1.4\n".as_slice(), &b"<<<<<<<<".repeat(1_000_000), b">>stream\nendstream"].concat();
+        let p7 = [
+            b"%PDF-1.4\n".as_slice(),
+            &b"<<<<<<<<".repeat(1_000_000),
+            b">>stream\nendstream",
+        ]
+        .concat();
         t("pdf dict", || extract_text(DocFormat::Pdf, &p7));
         let text = "Some sentence here. ".repeat(500_000);
         let s = Instant::now();
