@@ -136,3 +136,8 @@ CREATE TABLE images (
   blob_key   TEXT NOT NULL,
   created_at REAL NOT NULL
 );
+
+CREATE TABLE key_activity (
+  key_id       TEXT PRIMARY KEY,
+  last_used_at REAL NOT NULL
+);

@@ -15,7 +15,8 @@
  *                #nav-<route>, #logout-button, #view, #app-version, #toasts (.toast),
  *                #confirm-dialog, #confirm-message, #confirm-ok, #confirm-cancel,
  *                [data-testid=unavailable] (.unavailable) where an endpoint answers 404,
- *                [data-testid=error] (.alert-error) for other failures
+ *                [data-testid=error] (.alert-error) for other failures, #retry-button when
+ *                /admin/status cannot be reached
  *   setup        #page-setup, #setup-form, #setup-password, #setup-confirm,
  *                #setup-chat-provider, #setup-chat-base-url, #setup-chat-api-key,
  *                #setup-chat-model, #setup-emb-provider, #setup-emb-base-url,
@@ -31,24 +32,26 @@
  *                #recent-memories (li.recent-item)
  *   memories     #page-memories, #memory-add-form, #memory-content, #memory-tags,
  *                #memory-type, #memory-add-submit, #memory-add-result,
+ *                [data-testid=duplicate] on #memory-add-result, #memory-add (details),
  *                #memory-search-form, #memory-search-input, #memory-search-submit,
  *                #memory-search-clear, #memory-tag-filter, #memory-summary, #memories-error,
  *                #memory-list (article.memory-item[data-hash][data-testid=memory-item],
  *                .memory-content, .memory-tags, .memory-score, button.memory-edit-tags,
  *                input.memory-tags-input, button.memory-tags-save, button.memory-delete),
  *                #memory-pager, #memory-prev, #memory-next, #memory-page-info
- *   documents    #page-documents, #doc-upload-form, #doc-file, #doc-tags,
- *                #doc-upload-submit, #doc-progress (progress), #doc-upload-status,
- *                #documents-error, #document-list (li.document-item[data-id],
- *                .document-title, button.document-delete)
- *   keys         #page-keys, #key-create-form, #key-name, #key-owner,
+ *   documents    #page-documents, #doc-upload-form, #doc-file, #doc-file-name, #doc-tags,
+ *                #doc-upload-submit, #doc-progress (progress, data-done when stored),
+ *                #doc-upload-status, #doc-upload-error, #documents-error, #documents-count,
+ *                #document-list (li.document-item[data-id], .document-title,
+ *                button.document-delete)
+ *   keys         #page-keys, #key-create (details), #key-create-form, #key-name, #key-owner,
  *                #key-scope-chat, #key-scope-memory-read, #key-scope-memory-write,
  *                #key-scope-admin, #key-rpm, #key-quota, #key-expires, #key-create-submit,
  *                #key-create-error, #key-once, #key-once-value, #key-once-copy,
- *                #key-once-dismiss, #keys-error, #key-list (li.key-item[data-id],
+ *                #key-once-dismiss, #keys-error, #keys-count, #key-list (li.key-item[data-id],
  *                .key-name, .key-prefix, button.key-revoke)
- *   settings     #page-settings, #settings-form, #cfg-chat-provider, #cfg-chat-base-url,
- *                #cfg-chat-api-key, #cfg-chat-model, #cfg-emb-provider, #cfg-emb-base-url,
+ *   settings     #page-settings, #settings-load-error, #settings-form, #cfg-chat-provider,
+ *                #cfg-chat-base-url, #cfg-chat-api-key, #cfg-chat-model, #cfg-emb-provider, #cfg-emb-base-url,
  *                #cfg-emb-api-key, #cfg-emb-model, #cfg-emb-dimensions,
  *                #cfg-public-model-name, #cfg-system-prompt, #cfg-max-conversations,
  *                #cfg-conversation-ttl-days, #cfg-rag-enabled, #cfg-rag-top-k,

@@ -154,7 +154,28 @@ pub async fn create_key(ctx: &Ctx, req: &mut Request) -> HttpResult {
 pub async fn list_keys(ctx: &Ctx, req: &mut Request) -> HttpResult {
     require_admin(ctx, req).await?;
     let keys = Settings::new(&ctx.b.kv).list_keys().await?;
-    let views: Vec<_> = keys.iter().map(|k| k.view()).collect();
+    #[derive(Deserialize)]
+    struct Seen {
+        key_id: String,
+        last_used_at: f64,
+    }
+    let seen: Vec<Seen> = d1::all(
+        &ctx.b.db,
+        "SELECT key_id, last_used_at FROM key_activity",
+        &[],
+    )
+    .await?;
+    let views: Vec<serde_json::Value> = keys
+        .iter()
+        .map(|k| {
+            let mut v = serde_json::to_value(k.view()).unwrap_or_default();
+            v["last_used_at"] = json!(seen
+                .iter()
+                .find(|s| s.key_id == k.id)
+                .map(|s| s.last_used_at));
+            v
+        })
+        .collect();
     json(200, &json!({"keys": views}))
 }
 

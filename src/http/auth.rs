@@ -97,7 +97,25 @@ pub async fn require_with(
         )
         .await?;
     }
+    note_last_used(ctx, &record.id);
     Ok(Caller { key: record })
+}
+
+/// Records when a key was last used, after the response, off the request path.
+fn note_last_used(ctx: &Ctx, key_id: &str) {
+    let env = ctx.b.env.clone();
+    let (id, now) = (key_id.to_string(), ctx.now);
+    ctx.wctx.wait_until(async move {
+        if let Ok(b) = crate::platform::Bindings::new(env) {
+            let _ = crate::platform::d1::run(
+                &b.db,
+                "INSERT INTO key_activity (key_id, last_used_at) VALUES (?1, ?2)
+                 ON CONFLICT (key_id) DO UPDATE SET last_used_at = excluded.last_used_at",
+                &[id.as_str().into(), now.into()],
+            )
+            .await;
+        }
+    });
 }
 
 pub const SESSION_COOKIE: &str = "memgate_session";

@@ -69,6 +69,9 @@ def test_keys_create_list_revoke(worker, admin_key):
     mine = next(k for k in listed if k["id"] == created["id"])
     assert "key" not in mine and key not in str(listed) and "key_hash" not in str(listed)
     assert httpx.get(f"{worker.url}/api/memories", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    time.sleep(0.3)
+    listed = httpx.get(f"{worker.url}/admin/keys", headers=hdr).json()["keys"]
+    assert next(k for k in listed if k["id"] == created["id"])["last_used_at"] > created["created_at"]
     assert httpx.delete(f"{worker.url}/admin/keys/{created['id']}", headers=hdr).status_code == 204
     assert httpx.get(f"{worker.url}/api/memories", headers={"Authorization": f"Bearer {key}"}).status_code == 401
     assert httpx.delete(f"{worker.url}/admin/keys/{created['id']}", headers=hdr).status_code == 404

@@ -612,7 +612,7 @@ def test_sign_out_and_expired_session(panel, browser):
     # A session that ends while the page is open (401) sends the user back to sign-in.
     sign_in(d, panel, "memories")
     d.delete_cookie("memgate_session")
-    go(d, "keys")
+    d.find_element(By.ID, "nav-keys").click()
     by_id(d, "login-form")
     assert "Sign in again" in by_id(d, "login-notice").text
 
