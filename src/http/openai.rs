@@ -15,7 +15,6 @@ use crate::core::openai::{
     estimate_tokens, memory_context, sse_data, usage_chunk, validate_conversation_id, Chat,
     ChatMessage, ChatRequest, EmbeddingsRequest, ImageRequest, Usage, MAX_CHAT_BODY, SSE_DONE,
 };
-use crate::core::ports::Embedder;
 use crate::core::search::SearchParams;
 use crate::core::text::truncate_utf8;
 use crate::core::{Error, Result};
@@ -236,6 +235,26 @@ async fn finish(
     }
 }
 
+/// Records usage (and the conversation) after the response, without delaying it.
+fn account(
+    ctx: &Ctx,
+    key: (String, String),
+    model: String,
+    usage: Usage,
+    error: bool,
+    conv: Option<ConversationWrite>,
+) {
+    ctx.wctx.wait_until(finish(
+        ctx.b.env.clone(),
+        ctx.now,
+        key,
+        model,
+        usage,
+        error,
+        conv,
+    ));
+}
+
 fn with_gateway_headers(
     mut resp: Response,
     sources: &[String],
@@ -286,15 +305,7 @@ pub async fn chat_completions(ctx: &Ctx, req: &mut Request) -> HttpResult {
         let done = match result {
             Ok(c) => c,
             Err(e) => {
-                ctx.wctx.wait_until(finish(
-                    ctx.b.env.clone(),
-                    ctx.now,
-                    key,
-                    model,
-                    Usage::default(),
-                    true,
-                    None,
-                ));
+                account(ctx, key, model, Usage::default(), true, None);
                 return Err(e);
             }
         };
@@ -306,15 +317,7 @@ pub async fn chat_completions(ctx: &Ctx, req: &mut Request) -> HttpResult {
         if let Some(tc) = &done.tool_calls {
             message["tool_calls"] = tc.clone();
         }
-        ctx.wctx.wait_until(finish(
-            ctx.b.env.clone(),
-            ctx.now,
-            key,
-            model.clone(),
-            usage,
-            false,
-            conv(text),
-        ));
+        account(ctx, key, model.clone(), usage, false, conv(text));
         ctx.flush_events(&app);
         let resp = json(
             200,
@@ -326,15 +329,7 @@ pub async fn chat_completions(ctx: &Ctx, req: &mut Request) -> HttpResult {
     let mut events = match backend.stream(&chat, &p.messages).await {
         Ok(s) => s,
         Err(e) => {
-            ctx.wctx.wait_until(finish(
-                ctx.b.env.clone(),
-                ctx.now,
-                key,
-                model,
-                Usage::default(),
-                true,
-                None,
-            ));
+            account(ctx, key, model, Usage::default(), true, None);
             return Err(e);
         }
     };
@@ -430,15 +425,14 @@ async fn draw_reply(
     let image = match app.draw(caller.owner(), prompt, None).await {
         Ok(i) => i,
         Err(e) => {
-            ctx.wctx.wait_until(finish(
-                ctx.b.env.clone(),
-                ctx.now,
+            account(
+                ctx,
                 key,
                 IMAGE_MODEL_NAME.into(),
                 Usage::default(),
                 true,
                 None,
-            ));
+            );
             return Err(e);
         }
     };
@@ -461,15 +455,7 @@ async fn draw_reply(
             app.config.max_conversations,
         )
     });
-    ctx.wctx.wait_until(finish(
-        ctx.b.env.clone(),
-        ctx.now,
-        key,
-        IMAGE_MODEL_NAME.into(),
-        usage,
-        false,
-        conv,
-    ));
+    account(ctx, key, IMAGE_MODEL_NAME.into(), usage, false, conv);
     if !chat.stream {
         let message = json!({"role": "assistant", "content": text, "refusal": null});
         let resp = json(200, &completion(id, created, model, message, "stop", usage))?;
@@ -529,16 +515,14 @@ pub async fn embeddings(ctx: &Ctx, req: &mut Request) -> HttpResult {
         })
         .collect();
     let key = (caller.key.id.clone(), caller.owner().to_string());
-    ctx.wctx.wait_until(finish(
-        ctx.b.env.clone(),
-        ctx.now,
+    account(
+        ctx,
         key,
         EMBEDDING_MODEL_NAME.into(),
         Usage::new(tokens, 0),
         false,
         None,
-    ));
-    let _ = app.embedder.model_id();
+    );
     json(
         200,
         &json!({"object": "list", "data": data, "model": body.model.unwrap_or_else(|| EMBEDDING_MODEL_NAME.into()), "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}),
@@ -563,15 +547,14 @@ pub async fn images(ctx: &Ctx, req: &mut Request) -> HttpResult {
         });
     }
     let key = (caller.key.id.clone(), caller.owner().to_string());
-    ctx.wctx.wait_until(finish(
-        ctx.b.env.clone(),
-        ctx.now,
+    account(
+        ctx,
         key,
         IMAGE_MODEL_NAME.into(),
         Usage::new(estimate_tokens(&params.prompt), 0),
         false,
         None,
-    ));
+    );
     json(200, &json!({"created": ctx.now as u64, "data": data}))
 }
 
