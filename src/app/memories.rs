@@ -155,12 +155,20 @@ impl App<'_> {
             .await?
             .pop()
             .ok_or_else(|| Error::Internal("no query embedding".into()))?;
-        let vector_hits = self.index.query(owner, &query_vec, pool.min(100)).await?;
-        let keyword_ids = match fts_query(&p.query) {
-            Some(q) => self.store.keyword_search(owner, &q, pool, &filters).await?,
-            None => Vec::new(),
+        let t0 = js_sys::Date::now();
+        // The two rankings are independent: ask D1 for both at once.
+        let keyword = async {
+            match fts_query(&p.query) {
+                Some(q) => self.store.keyword_search(owner, &q, pool, &filters).await,
+                None => Ok(Vec::new()),
+            }
         };
+        let (vector_hits, keyword_ids) =
+            futures_util::future::join(self.index.query(owner, &query_vec, pool.min(100)), keyword)
+                .await;
+        let (vector_hits, keyword_ids) = (vector_hits?, keyword_ids?);
         let vector_ids: Vec<i64> = vector_hits.iter().map(|h| h.memory_id).collect();
+        let t2 = js_sys::Date::now();
         let fused = rrf_fuse(&[&vector_ids, &keyword_ids]);
         let candidate_ids: Vec<i64> = fused.iter().map(|(id, _)| *id).take(pool).collect();
         let mut scores: HashMap<i64, f64> =
@@ -175,12 +183,15 @@ impl App<'_> {
                 scores.insert(h.memory_id, h.score);
             }
         }
+        let t3 = js_sys::Date::now();
         let memories: HashMap<i64, Memory> = self
             .store
             .by_ids(owner, &candidate_ids, &filters)
             .await?
             .into_iter()
             .collect();
+        let t4 = js_sys::Date::now();
+        self.timing(&[("rank", t2 - t0), ("rescore", t3 - t2), ("fetch", t4 - t3)]);
         let mut results = Vec::new();
         for id in candidate_ids {
             let Some(memory) = memories.get(&id) else {

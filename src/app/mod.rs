@@ -33,6 +33,8 @@ pub struct App<'a> {
     pub embedder: AnyEmbedder,
     pub retry: RetryPolicy,
     events: RefCell<Vec<PendingEvent>>,
+    /// Phases of this request's work, for the `Server-Timing` header.
+    timings: RefCell<Vec<(&'static str, f64)>>,
 }
 
 impl<'a> App<'a> {
@@ -69,6 +71,7 @@ impl<'a> App<'a> {
             embedder,
             retry,
             events: RefCell::new(Vec::new()),
+            timings: RefCell::new(Vec::new()),
         })
     }
 
@@ -78,6 +81,20 @@ impl<'a> App<'a> {
             event,
             data,
         });
+    }
+
+    pub fn timing(&self, phases: &[(&'static str, f64)]) {
+        self.timings.borrow_mut().extend_from_slice(phases);
+    }
+
+    /// `Server-Timing` value of the recorded phases (milliseconds).
+    pub fn server_timing(&self) -> String {
+        self.timings
+            .borrow()
+            .iter()
+            .map(|(name, ms)| format!("{name};dur={ms:.1}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     pub fn take_events(&self) -> Vec<PendingEvent> {

@@ -46,7 +46,11 @@ pub async fn semantic(ctx: &Ctx, req: &mut Request) -> HttpResult {
     let app = ctx.app().await?;
     let results = app.search(caller.owner(), &params, range).await?;
     ctx.flush_events(&app);
-    answer(results, &params.query, "semantic", started)
+    let mut resp = answer(results, &params.query, "semantic", started)?;
+    let _ = resp
+        .headers_mut()
+        .set("server-timing", &app.server_timing());
+    Ok(resp)
 }
 
 pub async fn by_tag(ctx: &Ctx, req: &mut Request) -> HttpResult {
