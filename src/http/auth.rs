@@ -148,7 +148,7 @@ pub fn session_token(req: &Request) -> Option<String> {
 /// Refuses a cookie-authenticated state change that a browser sent from another site.
 /// SameSite=Strict already withholds the cookie cross-site; this is the second lock.
 fn check_same_origin(req: &Request) -> Result<()> {
-    let method = req.method().to_string().to_uppercase();
+    let method = req.inner().method().to_uppercase();
     if matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS") {
         return Ok(());
     }

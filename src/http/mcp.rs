@@ -21,6 +21,7 @@ use crate::http::{Ctx, VERSION};
 use crate::platform::memory_store::Filters;
 
 const MAX_BODY: usize = 10 * 1024 * 1024;
+const MAX_BATCH: usize = 100;
 
 fn check_origin(req: &Request) -> Result<()> {
     // Browsers send Origin; a page on another site must not drive a local memgate.
@@ -38,7 +39,7 @@ fn check_origin(req: &Request) -> Result<()> {
 
 pub async fn handle(ctx: &Ctx, req: &mut Request) -> HttpResult {
     check_origin(req)?;
-    let method = req.method().to_string().to_uppercase();
+    let method = req.inner().method().to_uppercase();
     if method != "POST" {
         let mut resp = json(
             405,
@@ -90,7 +91,20 @@ pub async fn handle(ctx: &Ctx, req: &mut Request) -> HttpResult {
         )),
         Value::Array(items) => {
             let mut out = Vec::new();
-            for item in items.iter().take(100) {
+            for (i, item) in items.iter().enumerate() {
+                if i >= MAX_BATCH {
+                    // Every request still gets an answer, but only the first ones run.
+                    if let Ok(Incoming::Request { id, .. }) = parse_message(item) {
+                        let e = RpcError::new(
+                            mcp::INVALID_REQUEST,
+                            format!(
+                                "batch too large: at most {MAX_BATCH} messages run per request"
+                            ),
+                        );
+                        out.push(mcp::error(&id, &e));
+                    }
+                    continue;
+                }
                 if let Some(r) = one(ctx, &app, &caller, item).await {
                     out.push(r);
                 }

@@ -68,7 +68,7 @@ impl Ctx {
 
 pub async fn handle(mut req: Request, env: Env, wctx: Context) -> worker::Result<Response> {
     let path = req.path();
-    let method = req.method().to_string().to_uppercase();
+    let method = req.inner().method().to_uppercase();
     let surface = surface(&path);
     if method == "OPTIONS" {
         return cors(Response::empty()?.with_status(204), &path);

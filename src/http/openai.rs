@@ -273,6 +273,9 @@ pub async fn chat_completions(ctx: &Ctx, req: &mut Request) -> HttpResult {
     let caller = require(ctx, req, Scope::Chat).await?;
     let body: ChatRequest = read_json(req, MAX_CHAT_BODY).await?;
     let chat = body.validate()?;
+    if let Some(id) = header(req, "x-conversation-id") {
+        validate_conversation_id(&id)?;
+    }
     check_quota(ctx, &caller).await?;
     let app = ctx.app().await?;
     let model = app.config.public_model_name.clone();

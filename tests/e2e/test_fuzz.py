@@ -27,22 +27,20 @@ import httpx
 import jsonschema
 import pytest
 import requests
-
-schemathesis = pytest.importorskip("schemathesis")
-
-from hypothesis import HealthCheck, Phase, Verbosity, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from schemathesis import GenerationMode  # noqa: E402
-from schemathesis.core.failures import FailureGroup  # noqa: E402
-from schemathesis.specs.openapi.checks import (  # noqa: E402
+import schemathesis
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.core.failures import FailureGroup
+from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
     positive_data_acceptance,
     response_schema_conformance,
 )
 
-from conftest import init_worker  # noqa: E402
-from harness import ScriptedServer, Worker  # noqa: E402
+from conftest import init_worker
+from harness import ScriptedServer, Worker
 
 EXCLUDED = {("POST", "/admin/init"), ("POST", "/admin/login"), ("GET", "/mcp"), ("DELETE", "/mcp")}
 MAX_EXAMPLES = 25  # Hypothesis examples per operation (positive and negative mixed)
@@ -363,7 +361,6 @@ def operations(schema, admin: bool):
 
 
 def finish(fz: Fuzz, what: str) -> None:
-    import sys; [print(k, v, file=sys.stderr) for k, v in sorted(fz.statuses.items())]
     if fz.notes:
         warnings.warn(f"{what}: schema/validation disagreements (not failures):\n" + fz.report(fz.notes), stacklevel=2)
     assert fz.sent > 0, "no request was sent"

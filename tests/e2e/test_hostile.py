@@ -165,7 +165,7 @@ def assert_no_internals(text: str, label: str = "") -> None:
 
 def assert_error_shape(path: str, status: int, headers, body: bytes, label: str = "") -> None:
     label = label or path
-    ctype = dict(headers).get("content-type", "") if not isinstance(headers, httpx.Headers) else headers.get("content-type", "")
+    ctype = (headers if isinstance(headers, httpx.Headers) else dict(headers)).get("content-type", "")
     assert ctype.startswith("application/json"), f"{label}: error content-type {ctype!r}: {body[:200]!r}"
     text = body.decode()
     assert_no_internals(text, label)
@@ -548,6 +548,22 @@ def test_unknown_methods_answer_405_with_allow(env):
     for method in ["GET", "DELETE"]:
         r = refused(c.request(method, "/mcp"), 405)
         assert "POST" in r.headers.get("allow", "")
+
+
+def test_methods_the_router_does_not_know_are_405(env):
+    """Methods that the HTTP layer does not know (WebDAV, QUERY, PURGE ...) must not be
+    served as GET: they are 405, like PATCH."""
+    c = env.owner()
+    store(c, "visible only through GET")
+    wrong = []
+    for method in ["QUERY", "PROPFIND", "SEARCH", "MKCOL", "PURGE", "COPY", "MOVE", "LOCK", "UNLOCK"]:
+        for client, path in [(c, "/api/memories"), (c, "/api/stats"), (env.admin, "/admin/keys"), (c, "/v1/models")]:
+            r = client.request(method, path)
+            if r.status_code != 405:
+                wrong.append(f"{method} {path} -> {r.status_code}")
+            else:
+                refused(r, 405)
+    assert not wrong, f"{len(wrong)} requests with such methods were served (as GET): " + ", ".join(wrong)
 
 
 # ---------------------------------------------------------------------------------------
