@@ -35,7 +35,23 @@ fn check_title(t: &str) -> Result<String> {
             "title must be 1-300 characters",
         ));
     }
+    if t.chars().any(char::is_control) {
+        return Err(Error::invalid_param(
+            "title",
+            "title must not contain control characters",
+        ));
+    }
     Ok(t.to_string())
+}
+
+/// The last path component of an uploaded file's name, without control characters.
+fn clean_filename(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(255).collect();
+    match cleaned.trim() {
+        "" => "upload".to_string(),
+        t => t.to_string(),
+    }
 }
 
 async fn read_upload(req: &mut Request) -> Result<Upload> {
@@ -81,7 +97,7 @@ async fn read_upload(req: &mut Request) -> Result<Upload> {
         if bytes.is_empty() {
             return Err(Error::invalid_param("file", "the file is empty"));
         }
-        let filename = file.name();
+        let filename = clean_filename(&file.name());
         let format =
             detect_format(Some(&filename), Some(&file.type_()), &bytes).ok_or_else(|| {
                 Error::invalid_param(
@@ -102,11 +118,6 @@ async fn read_upload(req: &mut Request) -> Result<Upload> {
             } else {
                 &filename
             })?,
-        };
-        let filename = if filename.len() > 255 {
-            filename.chars().take(255).collect()
-        } else {
-            filename
         };
         return Ok(Upload {
             title,
