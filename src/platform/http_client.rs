@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use wasm_bindgen::JsValue;
-use worker::{Delay, Fetch, Headers, Method, Request, RequestInit, Response};
+use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, Response};
 
 use crate::core::{Error, Result};
 
@@ -51,7 +51,7 @@ pub async fn post_json(
             message: format!("invalid upstream URL: {e}"),
             status: None,
         })?;
-        let outcome = Fetch::Request(req).send().await;
+        let outcome = send_with_timeout(req, HEADERS_TIMEOUT).await;
         let retryable = match &outcome {
             Ok(resp) => resp.status_code() == 429 || resp.status_code() >= 500,
             Err(_) => true,
@@ -69,6 +69,28 @@ pub async fn post_json(
             .and_then(|v| v.trim().parse::<u64>().ok());
         Delay::from(policy.delay(attempt, retry_after)).await;
         attempt += 1;
+    }
+}
+
+/// How long an upstream may take to start answering before the attempt counts as failed.
+const HEADERS_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Sends a request, aborting it if no response (headers) arrives within `limit`.
+async fn send_with_timeout(req: Request, limit: Duration) -> worker::Result<Response> {
+    use futures_util::future::{select, Either};
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let fetch = Fetch::Request(req);
+    let send = std::pin::pin!(fetch.send_with_signal(&signal));
+    match select(send, Delay::from(limit)).await {
+        Either::Left((outcome, _)) => outcome,
+        Either::Right(((), _)) => {
+            controller.abort();
+            Err(worker::Error::RustError(format!(
+                "no answer within {} s",
+                limit.as_secs()
+            )))
+        }
     }
 }
 
