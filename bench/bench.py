@@ -72,7 +72,11 @@ def populate(c: httpx.Client, total: int, have: int) -> None:
         for j in range(i, i + n):
             w = " ".join(words[(j * k) % len(words)] for k in (1, 3, 7, 11))
             lines.append(json.dumps({"content": f"memory {j}: {w} note {uuid.uuid4().hex[:8]}", "tags": [words[j % len(words)]]}))
-        r = c.post("/api/import", content="\n".join(lines), headers={"content-type": "application/x-ndjson"}, timeout=600)
+        for attempt in range(3):
+            r = c.post("/api/import", content="\n".join(lines), headers={"content-type": "application/x-ndjson"}, timeout=600)
+            if r.status_code < 500:
+                break
+            time.sleep(2)  # importing is idempotent: a retried batch skips what landed
         r.raise_for_status()
         i += n
 
