@@ -81,6 +81,28 @@ fn upstream_error(status: u16, body: &str) -> Error {
     }
 }
 
+/// POSTs to an OpenAI-compatible `/chat/completions`; a non-2xx answer becomes an error.
+async fn post_chat(
+    base_url: &str,
+    api_key: Option<&str>,
+    body: &Value,
+    retry: RetryPolicy,
+) -> Result<worker::Response> {
+    let mut resp = post_json(
+        &endpoint(base_url, "/chat/completions"),
+        api_key,
+        body,
+        retry,
+    )
+    .await?;
+    let status = resp.status_code();
+    if !(200..300).contains(&status) {
+        let text = resp.text().await.unwrap_or_default();
+        return Err(upstream_error(status, &text));
+    }
+    Ok(resp)
+}
+
 impl ChatBackend {
     pub fn from_config(
         cfg: &ChatConfig,
@@ -168,21 +190,17 @@ impl ChatBackend {
                 model,
                 retry,
             } => {
-                let mut resp = post_json(
-                    &endpoint(base_url, "/chat/completions"),
+                let mut resp = post_chat(
+                    base_url,
                     api_key.as_deref(),
                     &Self::openai_body(model, chat, messages, false),
                     *retry,
                 )
                 .await?;
-                let status = resp.status_code();
                 let text = resp.text().await.map_err(|e| Error::Upstream {
                     message: e.to_string(),
                     status: None,
                 })?;
-                if !(200..300).contains(&status) {
-                    return Err(upstream_error(status, &text));
-                }
                 #[derive(Deserialize)]
                 struct Resp {
                     choices: Vec<Choice>,
@@ -261,18 +279,13 @@ impl ChatBackend {
                 model,
                 retry,
             } => {
-                let mut resp = post_json(
-                    &endpoint(base_url, "/chat/completions"),
+                let mut resp = post_chat(
+                    base_url,
                     api_key.as_deref(),
                     &Self::openai_body(model, chat, messages, true),
                     *retry,
                 )
                 .await?;
-                let status = resp.status_code();
-                if !(200..300).contains(&status) {
-                    let text = resp.text().await.unwrap_or_default();
-                    return Err(upstream_error(status, &text));
-                }
                 let bytes = resp.stream().map_err(|e| Error::Upstream {
                     message: e.to_string(),
                     status: None,

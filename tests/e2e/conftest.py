@@ -94,7 +94,7 @@ def owner_client(worker, make_key):
         yield c
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def scripted():
     servers = []
 

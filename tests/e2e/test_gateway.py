@@ -78,21 +78,6 @@ def upstream(worker, admin_key, scripted):
     return up
 
 
-@pytest.fixture(scope="module")
-def scripted():
-    from harness import ScriptedServer
-    servers = []
-
-    def start(handler):
-        s = ScriptedServer(handler)
-        servers.append(s)
-        return s
-
-    yield start
-    for s in servers:
-        s.stop()
-
-
 @pytest.fixture
 def client(worker, make_key, upstream):
     key, owner = make_key()
