@@ -72,7 +72,7 @@ class Worker:
                "--show-interactive-dev-session=false"]
         for k, v in self.vars.items():
             cmd += ["--var", f"{k}:{v}"]
-        self.log = open(self.log_path, "wb")
+        self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.time() + timeout
@@ -99,6 +99,17 @@ class Worker:
         """Runs the cron handler once, as Cloudflare's scheduler would."""
         r = httpx.get(f"{self.url}/__scheduled?cron=*/10+*+*+*+*", timeout=60)
         assert r.status_code == 200, r.text
+
+    def kill(self) -> None:
+        """Kills the runtime at once (SIGKILL), keeping its state, as a crash would."""
+        if self.proc and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=10)
+        self.proc = None
+        self.log.close()
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
