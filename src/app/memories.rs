@@ -55,13 +55,13 @@ impl App<'_> {
             .insert(owner, new, created, updated, inline.unwrap_or_default())
             .await?;
         if let Inserted::Created(m, id) = &inserted {
-            let item = ToIndex {
-                id: *id,
-                content_hash: m.content_hash.clone(),
-                memory_type: m.memory_type.clone(),
-                content: new.content.clone(),
-            };
             if !indexed {
+                let item = ToIndex {
+                    id: *id,
+                    content_hash: m.content_hash.clone(),
+                    memory_type: m.memory_type.clone(),
+                    content: new.content.clone(),
+                };
                 if let Err(e) = self.index_memories(owner, vec![item]).await {
                     worker::console_warn!("indexing deferred to repair: {e}");
                 }

@@ -42,6 +42,20 @@ struct Count {
 const COLUMNS: &str =
     "content, blob_key, content_hash, memory_type, tags, metadata, created_at, updated_at";
 
+/// Marks a memory's vector as written (both vector index adapters use it).
+pub fn mark_indexed(
+    db: &D1Database,
+    memory_id: i64,
+    owner: &str,
+    vector_id: &str,
+) -> Result<D1PreparedStatement> {
+    d1::stmt(
+        db,
+        "UPDATE memories SET vector_state = 1, vector_id = ?3 WHERE id = ?1 AND owner = ?2",
+        &[memory_id.into(), owner.into(), Arg::Text(vector_id)],
+    )
+}
+
 /// The R2 key of a large memory's content.
 fn blob_key(owner: &str, hash: &str) -> String {
     format!("memories/{owner}/{hash}")

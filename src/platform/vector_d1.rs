@@ -17,6 +17,7 @@ use crate::core::vector::{
 use crate::core::{Error, Result};
 use crate::platform::d1::{self, Arg};
 use crate::platform::error::storage;
+use crate::platform::memory_store::mark_indexed;
 
 /// D1 statements per batch stay well under the platform's limits.
 const UPSERT_CHUNK: usize = 50;
@@ -76,6 +77,15 @@ struct VectorRow {
 impl<'a> D1VectorIndex<'a> {
     pub fn new(db: &'a D1Database) -> Self {
         D1VectorIndex { db }
+    }
+
+    /// Advances the write sequence that isolates' sketch caches catch up by.
+    fn bump_seq(&self) -> Result<worker::D1PreparedStatement> {
+        d1::stmt(
+            self.db,
+            "UPDATE counters SET value = value + 1 WHERE name = 'vector_seq'",
+            &[],
+        )
     }
 
     /// Brings this isolate's sketches of `owner` up to date with D1.
@@ -156,11 +166,7 @@ impl D1VectorIndex<'_> {
         let sk = encode_sketch(&sketch(values));
         let vec = encode_f32s(values);
         Ok(vec![
-            d1::stmt(
-                self.db,
-                "UPDATE counters SET value = value + 1 WHERE name = 'vector_seq'",
-                &[],
-            )?,
+            self.bump_seq()?,
             d1::stmt(
                 self.db,
                 "INSERT INTO vectors (memory_id, owner, seq, sketch, vector)
@@ -180,11 +186,7 @@ impl D1VectorIndex<'_> {
 impl VectorIndex for D1VectorIndex<'_> {
     async fn upsert(&self, owner: &str, entries: &[VectorEntry]) -> Result<()> {
         for chunk in entries.chunks(UPSERT_CHUNK) {
-            let mut statements = vec![d1::stmt(
-                self.db,
-                "UPDATE counters SET value = value + 1 WHERE name = 'vector_seq'",
-                &[],
-            )?];
+            let mut statements = vec![self.bump_seq()?];
             for e in chunk {
                 let sk = encode_sketch(&sketch(&e.values));
                 let vec = encode_f32s(&e.values);
@@ -195,11 +197,7 @@ impl VectorIndex for D1VectorIndex<'_> {
                      ON CONFLICT (memory_id) DO UPDATE SET seq = excluded.seq, sketch = excluded.sketch, vector = excluded.vector",
                     &[e.memory_id.into(), owner.into(), Arg::Text(&sk), Arg::Text(&vec)],
                 )?);
-                statements.push(d1::stmt(
-                    self.db,
-                    "UPDATE memories SET vector_state = 1, vector_id = ?3 WHERE id = ?1 AND owner = ?2",
-                    &[e.memory_id.into(), owner.into(), Arg::Text(&e.vector_id)],
-                )?);
+                statements.push(mark_indexed(self.db, e.memory_id, owner, &e.vector_id)?);
             }
             d1::batch(self.db, statements).await?;
         }
@@ -239,11 +237,7 @@ impl VectorIndex for D1VectorIndex<'_> {
 
     async fn delete(&self, owner: &str, entries: &[(i64, String)]) -> Result<()> {
         for chunk in entries.chunks(UPSERT_CHUNK) {
-            let mut statements = vec![d1::stmt(
-                self.db,
-                "UPDATE counters SET value = value + 1 WHERE name = 'vector_seq'",
-                &[],
-            )?];
+            let mut statements = vec![self.bump_seq()?];
             for (memory_id, _) in chunk {
                 statements.push(d1::stmt(
                     self.db,

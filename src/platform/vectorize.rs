@@ -10,7 +10,8 @@ use worker::{D1Database, Env};
 use crate::core::embed::cosine;
 use crate::core::ports::{owner_namespace, VectorEntry, VectorHit, VectorIndex};
 use crate::core::{Error, Result};
-use crate::platform::d1::{self, Arg};
+use crate::platform::d1;
+use crate::platform::memory_store::mark_indexed;
 use crate::platform::workers_ai::{js_message, to_js};
 
 /// Vectorize accepts at most 1,000 vectors per upsert from a Worker.
@@ -137,11 +138,7 @@ impl VectorIndex for VectorizeIndex<'_> {
                 .map_err(|e| upstream("upsert", e))?;
             let mut statements = Vec::with_capacity(chunk.len());
             for e in chunk {
-                statements.push(d1::stmt(
-                    self.db,
-                    "UPDATE memories SET vector_state = 1, vector_id = ?3 WHERE id = ?1 AND owner = ?2",
-                    &[e.memory_id.into(), owner.into(), Arg::Text(&e.vector_id)],
-                )?);
+                statements.push(mark_indexed(self.db, e.memory_id, owner, &e.vector_id)?);
             }
             d1::batch(self.db, statements).await?;
         }
