@@ -5,6 +5,33 @@ import { WorkerEntrypoint } from "cloudflare:workers";
 const DIMS = 768;
 const namespaces = new Map(); // namespace -> Map(id -> {id, values, metadata})
 const failedOnce = new Set();
+const aiFailures = new Map(); // text -> calls failed so far
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Fault injection for Workers AI: a text holding "ai-fail-N" fails its first N embedding
+// calls; a text holding "ai-slow" is answered after 1.2 s.
+async function embeddingFaults(texts) {
+  for (const t of texts) {
+    const m = String(t).match(/ai-fail-(\d+)/);
+    if (m) {
+      const seen = aiFailures.get(t) || 0;
+      if (seen < Number(m[1])) {
+        aiFailures.set(t, seen + 1);
+        throw new Error("injected Workers AI failure");
+      }
+    }
+  }
+  if (texts.some((t) => String(t).includes("ai-slow"))) await sleep(1200);
+}
+
+// Fault injection for Vectorize: owners starting with "slow-" (and, once they have written,
+// their namespaces) wait 0.8 s per call.
+const slowNamespaces = new Set();
+async function vectorizeDelay(owner, namespace) {
+  if (String(owner || "").startsWith("slow-")) slowNamespaces.add(namespace || "");
+  if (slowNamespaces.has(namespace || "")) await sleep(800);
+}
 const calls = { upsert: 0, query: 0, run: 0 };
 
 function hash32(s) {
@@ -42,6 +69,8 @@ export class Vectorize extends WorkerEntrypoint {
   }
   async upsert(vectors) {
     calls.upsert++;
+    const first = vectors[0] || {};
+    await vectorizeDelay(first.metadata && first.metadata.owner, first.namespace);
     if (!Array.isArray(vectors) || vectors.length > 1000) throw new Error("upsert takes 1..1000 vectors");
     for (const v of vectors) {
       if (typeof v.id !== "string" || new TextEncoder().encode(v.id).length > 64) throw new Error("VECTOR_ID_TOO_LONG");
@@ -62,6 +91,7 @@ export class Vectorize extends WorkerEntrypoint {
   }
   async query(vector, options = {}) {
     calls.query++;
+    await vectorizeDelay("", options.namespace);
     const topK = options.topK ?? 5;
     if (topK > 100) throw new Error("topK must be <= 100");
     const ns = namespaces.get(options.namespace || "") || new Map();
@@ -91,6 +121,7 @@ export class Ai extends WorkerEntrypoint {
     if (/bge|embedding/.test(model)) {
       const texts = Array.isArray(inputs.text) ? inputs.text : [inputs.text];
       if (texts.length > 100) throw new Error("at most 100 texts");
+      await embeddingFaults(texts);
       return { shape: [texts.length, DIMS], data: texts.map(embed) };
     }
     if (/flux|diffusion|image/.test(model)) {
@@ -99,6 +130,7 @@ export class Ai extends WorkerEntrypoint {
     }
     const messages = inputs.messages || [{ role: "user", content: inputs.prompt || "" }];
     const last = [...messages].reverse().find((m) => m.role === "user");
+    if (String(last ? last.content : "").includes("ai-down")) throw new Error("injected Workers AI chat failure");
     const reply = `stand-in reply to: ${String(last ? last.content : "").slice(0, 200)}`;
     if (inputs.stream) {
       const enc = new TextEncoder();

@@ -50,10 +50,12 @@ impl App<'_> {
             _ => None,
         };
         let indexed = inline.is_some();
+        let t0 = js_sys::Date::now();
         let inserted = self
             .store
             .insert(owner, new, created, updated, inline.unwrap_or_default())
             .await?;
+        self.timing(&[("insert", js_sys::Date::now() - t0)]);
         if let Inserted::Created(m, id) = &inserted {
             if !indexed {
                 let item = ToIndex {
@@ -149,6 +151,7 @@ impl App<'_> {
         } else {
             (n * 4).max(20)
         };
+        let te = js_sys::Date::now();
         let query_vec = self
             .embedder
             .embed_cached(&self.b.kv, std::slice::from_ref(&p.query))
@@ -191,7 +194,12 @@ impl App<'_> {
             .into_iter()
             .collect();
         let t4 = js_sys::Date::now();
-        self.timing(&[("rank", t2 - t0), ("rescore", t3 - t2), ("fetch", t4 - t3)]);
+        self.timing(&[
+            ("embed", t0 - te),
+            ("rank", t2 - t0),
+            ("rescore", t3 - t2),
+            ("fetch", t4 - t3),
+        ]);
         let mut results = Vec::new();
         for id in candidate_ids {
             let Some(memory) = memories.get(&id) else {

@@ -6,6 +6,7 @@ pub mod images;
 pub mod memories;
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use crate::core::config::Config;
 use crate::core::Result;
@@ -34,11 +35,36 @@ pub struct App<'a> {
     pub retry: RetryPolicy,
     events: RefCell<Vec<PendingEvent>>,
     /// Phases of this request's work, for the `Server-Timing` header.
-    timings: RefCell<Vec<(&'static str, f64)>>,
+    timings: Timings,
+}
+
+/// Named phases of one request's work in milliseconds, shared by the HTTP layer and the app
+/// and answered as `Server-Timing`.
+#[derive(Clone, Default)]
+pub struct Timings(Rc<RefCell<Vec<(&'static str, f64)>>>);
+
+impl Timings {
+    pub fn record(&self, phases: &[(&'static str, f64)]) {
+        self.0.borrow_mut().extend_from_slice(phases);
+    }
+
+    /// The `Server-Timing` header value, or `None` when nothing was recorded.
+    pub fn header(&self, total_ms: f64) -> Option<String> {
+        let phases = self.0.borrow();
+        if phases.is_empty() {
+            return None;
+        }
+        let mut parts: Vec<String> = phases
+            .iter()
+            .map(|(name, ms)| format!("{name};dur={ms:.1}"))
+            .collect();
+        parts.push(format!("total;dur={total_ms:.1}"));
+        Some(parts.join(", "))
+    }
 }
 
 impl<'a> App<'a> {
-    pub fn new(b: &'a Bindings, config: Config, now: f64) -> Result<Self> {
+    pub fn new(b: &'a Bindings, config: Config, now: f64, timings: Timings) -> Result<Self> {
         let retry = RetryPolicy {
             max_retries: b
                 .var("MAX_RETRIES")
@@ -48,6 +74,10 @@ impl<'a> App<'a> {
                 .var("BASE_DELAY_MS")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(250),
+            answer_timeout_ms: b
+                .var("UPSTREAM_TIMEOUT_MS")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(60_000),
         };
         let index = match (
             b.var("VECTOR_BACKEND").as_deref(),
@@ -71,7 +101,7 @@ impl<'a> App<'a> {
             embedder,
             retry,
             events: RefCell::new(Vec::new()),
-            timings: RefCell::new(Vec::new()),
+            timings,
         })
     }
 
@@ -84,17 +114,7 @@ impl<'a> App<'a> {
     }
 
     pub fn timing(&self, phases: &[(&'static str, f64)]) {
-        self.timings.borrow_mut().extend_from_slice(phases);
-    }
-
-    /// `Server-Timing` value of the recorded phases (milliseconds).
-    pub fn server_timing(&self) -> String {
-        self.timings
-            .borrow()
-            .iter()
-            .map(|(name, ms)| format!("{name};dur={ms:.1}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        self.timings.record(phases);
     }
 
     pub fn take_events(&self) -> Vec<PendingEvent> {

@@ -81,7 +81,8 @@ impl Error {
                 _ => 502,
             },
             Error::NotInitialized => 503,
-            Error::Storage(_) | Error::Internal(_) => 500,
+            Error::Storage(_) => 503,
+            Error::Internal(_) => 500,
         }
     }
 

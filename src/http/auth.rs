@@ -47,7 +47,20 @@ pub async fn require(ctx: &Ctx, req: &Request, scope: Scope) -> Result<Caller> {
     require_with(ctx, req, scope, false).await
 }
 
+/// Like `require`, also taking `?api_key=` (EventSource cannot send headers).
 pub async fn require_with(
+    ctx: &Ctx,
+    req: &Request,
+    scope: Scope,
+    allow_query: bool,
+) -> Result<Caller> {
+    let t0 = js_sys::Date::now();
+    let caller = authenticate(ctx, req, scope, allow_query).await;
+    ctx.timings.record(&[("auth", js_sys::Date::now() - t0)]);
+    caller
+}
+
+async fn authenticate(
     ctx: &Ctx,
     req: &Request,
     scope: Scope,

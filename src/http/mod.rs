@@ -16,7 +16,7 @@ mod transfer;
 
 use worker::{Context, Env, Request, Response};
 
-use crate::app::App;
+use crate::app::{App, Timings};
 use crate::core::config::Config;
 use crate::core::routes::{resolve, surface, Resolution, Route};
 use crate::core::Error;
@@ -33,12 +33,14 @@ pub struct Ctx {
     pub wctx: Context,
     /// The configuration, read from KV at most once per request.
     config: std::cell::RefCell<Option<Config>>,
+    /// Phases of this request's work, answered as `Server-Timing`.
+    pub timings: Timings,
 }
 
 impl Ctx {
     /// The configuration (or "not initialised") and the application services over it.
     pub async fn app(&self) -> Result<App<'_>, Error> {
-        App::new(&self.b, self.config().await?, self.now)
+        App::new(&self.b, self.config().await?, self.now, self.timings.clone())
     }
 
     /// The configuration, or "not initialised".
@@ -73,19 +75,22 @@ pub async fn handle(mut req: Request, env: Env, wctx: Context) -> worker::Result
     if method == "OPTIONS" {
         return cors(Response::empty()?.with_status(204), &path);
     }
+    let started = js_sys::Date::now();
+    let timings = Timings::default();
     let result = match Bindings::new(env) {
         Ok(b) => {
             let ctx = Ctx {
                 b,
-                now: js_sys::Date::now() / 1000.0,
+                now: started / 1000.0,
                 wctx,
                 config: Default::default(),
+                timings: timings.clone(),
             };
             dispatch(&ctx, &mut req, &method, &path).await
         }
         Err(e) => Err(e),
     };
-    let resp = match result {
+    let mut resp = match result {
         Ok(r) => r,
         Err(e) => {
             let mut r = respond::error_response(&e, surface);
@@ -97,6 +102,9 @@ pub async fn handle(mut req: Request, env: Env, wctx: Context) -> worker::Result
             r
         }
     };
+    if let Some(value) = timings.header(js_sys::Date::now() - started) {
+        let _ = resp.headers_mut().set("server-timing", &value);
+    }
     cors(resp, &path)
 }
 

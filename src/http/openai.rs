@@ -303,8 +303,11 @@ pub async fn chat_completions(ctx: &Ctx, req: &mut Request) -> HttpResult {
             .map(|c| (c, p.new_turns.clone(), answer, keep))
     };
 
+    let t0 = js_sys::Date::now();
     if !chat.stream {
         let result = backend.complete(&chat, &p.messages).await;
+        ctx.timings
+            .record(&[("upstream", js_sys::Date::now() - t0)]);
         let done = match result {
             Ok(c) => c,
             Err(e) => {
@@ -336,6 +339,8 @@ pub async fn chat_completions(ctx: &Ctx, req: &mut Request) -> HttpResult {
             return Err(e);
         }
     };
+    ctx.timings
+        .record(&[("upstream", js_sys::Date::now() - t0)]);
     ctx.flush_events(&app);
     let (tx, rx) = unbounded::<String>();
     send(

@@ -46,11 +46,7 @@ pub async fn semantic(ctx: &Ctx, req: &mut Request) -> HttpResult {
     let app = ctx.app().await?;
     let results = app.search(caller.owner(), &params, range).await?;
     ctx.flush_events(&app);
-    let mut resp = answer(results, &params.query, "semantic", started)?;
-    let _ = resp
-        .headers_mut()
-        .set("server-timing", &app.server_timing());
-    Ok(resp)
+    answer(results, &params.query, "semantic", started)
 }
 
 pub async fn by_tag(ctx: &Ctx, req: &mut Request) -> HttpResult {

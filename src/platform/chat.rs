@@ -327,43 +327,69 @@ async fn run_with_retry(
 }
 
 /// Turns an SSE byte stream into chat events with `parse` for each `data:` payload.
+/// A stream that ends without `[DONE]` or a finish reason was cut off: it ends in an error.
 fn sse_events(bytes: ByteStream, parse: fn(&str) -> Vec<ChatEvent>) -> EventStream {
-    let state = (bytes, SseParser::default(), false);
+    struct State {
+        bytes: ByteStream,
+        parser: SseParser,
+        done: bool,
+        finished: bool,
+    }
+    fn translate(
+        payloads: impl IntoIterator<Item = String>,
+        parse: fn(&str) -> Vec<ChatEvent>,
+        finished: &mut bool,
+    ) -> Vec<Result<ChatEvent>> {
+        let mut out = Vec::new();
+        for d in payloads {
+            if d == "[DONE]" {
+                *finished = true;
+                continue;
+            }
+            for ev in parse(&d) {
+                *finished |= matches!(ev, ChatEvent::Finish(_));
+                out.push(Ok(ev));
+            }
+        }
+        out
+    }
+    let state = State {
+        bytes,
+        parser: SseParser::default(),
+        done: false,
+        finished: false,
+    };
     Box::pin(
-        futures_util::stream::unfold(state, move |(mut bytes, mut parser, done)| async move {
-            if done {
+        futures_util::stream::unfold(state, move |mut st| async move {
+            if st.done {
                 return None;
             }
-            match bytes.next().await {
+            let events = match st.bytes.next().await {
                 Some(Ok(chunk)) => {
-                    let events: Vec<Result<ChatEvent>> = parser
-                        .push(&chunk)
-                        .iter()
-                        .filter(|d| d.as_str() != "[DONE]")
-                        .flat_map(|d| parse(d))
-                        .map(Ok)
-                        .collect();
-                    Some((futures_util::stream::iter(events), (bytes, parser, false)))
+                    let payloads = st.parser.push(&chunk);
+                    translate(payloads, parse, &mut st.finished)
                 }
-                Some(Err(e)) => Some((
-                    futures_util::stream::iter(vec![Err(Error::Upstream {
+                Some(Err(e)) => {
+                    st.done = true;
+                    vec![Err(Error::Upstream {
                         message: format!("the upstream stream broke: {e}"),
                         status: None,
-                    })]),
-                    (bytes, parser, true),
-                )),
-                None => {
-                    let events: Vec<Result<ChatEvent>> = parser
-                        .finish()
-                        .filter(|d| d != "[DONE]")
-                        .map(|d| parse(&d))
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(Ok)
-                        .collect();
-                    Some((futures_util::stream::iter(events), (bytes, parser, true)))
+                    })]
                 }
-            }
+                None => {
+                    st.done = true;
+                    let mut events = translate(st.parser.finish(), parse, &mut st.finished);
+                    if !st.finished {
+                        events.push(Err(Error::Upstream {
+                            message: "the upstream stream ended before the answer was complete"
+                                .into(),
+                            status: None,
+                        }));
+                    }
+                    events
+                }
+            };
+            Some((futures_util::stream::iter(events), st))
         })
         .flatten(),
     )

@@ -12,6 +12,8 @@ use crate::core::{Error, Result};
 pub struct RetryPolicy {
     pub max_retries: u32,
     pub base_delay_ms: u64,
+    /// How long an attempt may wait for the upstream to start answering (headers).
+    pub answer_timeout_ms: u64,
 }
 
 impl RetryPolicy {
@@ -51,7 +53,8 @@ pub async fn post_json(
             message: format!("invalid upstream URL: {e}"),
             status: None,
         })?;
-        let outcome = send_with_timeout(req, HEADERS_TIMEOUT).await;
+        let limit = Duration::from_millis(policy.answer_timeout_ms.max(1));
+        let outcome = send_with_timeout(req, limit).await;
         let retryable = match &outcome {
             Ok(resp) => resp.status_code() == 429 || resp.status_code() >= 500,
             Err(_) => true,
@@ -72,9 +75,6 @@ pub async fn post_json(
     }
 }
 
-/// How long an upstream may take to start answering before the attempt counts as failed.
-const HEADERS_TIMEOUT: Duration = Duration::from_secs(60);
-
 /// Sends a request, aborting it if no response (headers) arrives within `limit`.
 async fn send_with_timeout(req: Request, limit: Duration) -> worker::Result<Response> {
     use futures_util::future::{select, Either};
@@ -87,8 +87,8 @@ async fn send_with_timeout(req: Request, limit: Duration) -> worker::Result<Resp
         Either::Right(((), _)) => {
             controller.abort();
             Err(worker::Error::RustError(format!(
-                "no answer within {} s",
-                limit.as_secs()
+                "no answer within {} ms",
+                limit.as_millis()
             )))
         }
     }

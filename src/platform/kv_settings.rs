@@ -1,6 +1,9 @@
 //! Configuration, the admin password and API keys, kept in KV.
 //! Keys are stored under the SHA-256 of the key, so a lookup never needs the key itself.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 use worker::kv::KvStore;
 
@@ -18,6 +21,44 @@ const SESSION_PREFIX: &str = "session:";
 pub const SESSION_TTL_SECS: u64 = 12 * 3600;
 /// The most iterations Workers' WebCrypto allows for PBKDF2.
 const PBKDF2_ITERATIONS: u32 = 100_000;
+
+/// How long an isolate trusts what it read from KV. Every write made through this isolate
+/// updates its copy at once; other isolates see a change within this time (KV itself is
+/// eventually consistent for up to 60 s, so this adds no new kind of staleness).
+const ISOLATE_CACHE_MS: f64 = 10_000.0;
+/// A bound on cached key records, so that many distinct keys cannot grow the isolate.
+const MAX_CACHED_KEYS: usize = 1024;
+
+/// What this isolate last read from KV: the configuration and API key records by hash.
+/// Only found records are kept; an unknown key is looked up every time.
+#[derive(Default)]
+struct IsolateCache {
+    config: Option<(Config, f64)>,
+    keys: HashMap<String, (ApiKeyRecord, f64)>,
+}
+
+thread_local! {
+    static CACHE: RefCell<IsolateCache> = RefCell::new(IsolateCache::default());
+}
+
+fn fresh(read_at: f64) -> bool {
+    js_sys::Date::now() - read_at < ISOLATE_CACHE_MS
+}
+
+fn remember_config(cfg: &Config) {
+    CACHE.with(|c| c.borrow_mut().config = Some((cfg.clone(), js_sys::Date::now())));
+}
+
+fn remember_key(record: &ApiKeyRecord) {
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.keys.len() >= MAX_CACHED_KEYS {
+            c.keys.clear();
+        }
+        c.keys
+            .insert(record.key_hash.clone(), (record.clone(), js_sys::Date::now()));
+    });
+}
 
 pub struct Settings<'a> {
     kv: &'a KvStore,
@@ -37,13 +78,22 @@ impl<'a> Settings<'a> {
     }
 
     pub async fn config(&self) -> Result<Option<Config>> {
-        let raw = self.kv.get(CONFIG_KEY).text().await.map_err(storage)?;
-        match raw {
-            None => Ok(None),
-            Some(s) => serde_json::from_str(&s)
-                .map(Some)
-                .map_err(|e| Error::Storage(format!("stored config is unreadable: {e}"))),
+        let cached = CACHE.with(|c| {
+            c.borrow()
+                .config
+                .as_ref()
+                .filter(|(_, at)| fresh(*at))
+                .map(|(cfg, _)| cfg.clone())
+        });
+        if cached.is_some() {
+            return Ok(cached);
         }
+        let raw = self.kv.get(CONFIG_KEY).text().await.map_err(storage)?;
+        let Some(raw) = raw else { return Ok(None) };
+        let cfg: Config = serde_json::from_str(&raw)
+            .map_err(|e| Error::Storage(format!("stored config is unreadable: {e}")))?;
+        remember_config(&cfg);
+        Ok(Some(cfg))
     }
 
     pub async fn require_config(&self) -> Result<Config> {
@@ -57,7 +107,9 @@ impl<'a> Settings<'a> {
             .map_err(storage)?
             .execute()
             .await
-            .map_err(storage)
+            .map_err(storage)?;
+        remember_config(cfg);
+        Ok(())
     }
 
     pub async fn set_password(&self, password: &str) -> Result<()> {
@@ -97,12 +149,24 @@ impl<'a> Settings<'a> {
             .map_err(storage)?
             .execute()
             .await
-            .map_err(storage)
+            .map_err(storage)?;
+        remember_key(record);
+        Ok(())
     }
 
     /// The record of a presented key, if it exists.
     pub async fn find_key(&self, key: &str) -> Result<Option<ApiKeyRecord>> {
         let hash = key_hash(key);
+        let cached = CACHE.with(|c| {
+            c.borrow()
+                .keys
+                .get(&hash)
+                .filter(|(_, at)| fresh(*at))
+                .map(|(r, _)| r.clone())
+        });
+        if let Some(record) = cached {
+            return Ok(Some(record));
+        }
         let raw = self
             .kv
             .get(&format!("{API_KEY_PREFIX}{hash}"))
@@ -112,7 +176,11 @@ impl<'a> Settings<'a> {
         let Some(raw) = raw else { return Ok(None) };
         let record: ApiKeyRecord =
             serde_json::from_str(&raw).map_err(|e| Error::Storage(e.to_string()))?;
-        Ok(constant_time_eq(record.key_hash.as_bytes(), hash.as_bytes()).then_some(record))
+        if !constant_time_eq(record.key_hash.as_bytes(), hash.as_bytes()) {
+            return Ok(None);
+        }
+        remember_key(&record);
+        Ok(Some(record))
     }
 
     pub async fn list_keys(&self) -> Result<Vec<ApiKeyRecord>> {
@@ -144,6 +212,7 @@ impl<'a> Settings<'a> {
     }
 
     pub async fn delete_key(&self, record: &ApiKeyRecord) -> Result<()> {
+        CACHE.with(|c| c.borrow_mut().keys.remove(&record.key_hash));
         self.kv
             .delete(&format!("{API_KEY_PREFIX}{}", record.key_hash))
             .await

@@ -21,7 +21,7 @@ pub async fn run(env: Env, now: f64) -> Result<()> {
     };
     let ttl = f64::from(config.conversation_ttl_days) * 86_400.0;
     GatewayStore::new(&b.db).prune_expired(now - ttl).await?;
-    let app = App::new(&b, config, now)?;
+    let app = App::new(&b, config, now, Default::default())?;
     let repaired = app.repair_index(REPAIR_BATCH).await?;
     worker::console_log!(
         "maintenance: pruned {pruned} rate counters, re-indexed {repaired} memories"
