@@ -111,12 +111,7 @@ impl App<'_> {
         }
         let id = random_hex::<16>()?;
         let key = format!("images/{id}");
-        self.b
-            .blobs
-            .put(&key, bytes.clone())
-            .execute()
-            .await
-            .map_err(crate::platform::error::storage)?;
+        self.b.blobs.put(&key, bytes.clone()).await?;
         GatewayStore::new(&self.b.db)
             .save_image(&id, owner, prompt, &key, self.now)
             .await?;

@@ -60,12 +60,7 @@ pub async fn require_with(
     caller
 }
 
-async fn authenticate(
-    ctx: &Ctx,
-    req: &Request,
-    scope: Scope,
-    allow_query: bool,
-) -> Result<Caller> {
+async fn authenticate(ctx: &Ctx, req: &Request, scope: Scope, allow_query: bool) -> Result<Caller> {
     let settings = Settings::new(&ctx.b.kv);
     // Until init there are no keys, and the answer says what to do.
     ctx.config().await?;

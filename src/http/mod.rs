@@ -40,7 +40,12 @@ pub struct Ctx {
 impl Ctx {
     /// The configuration (or "not initialised") and the application services over it.
     pub async fn app(&self) -> Result<App<'_>, Error> {
-        App::new(&self.b, self.config().await?, self.now, self.timings.clone())
+        App::new(
+            &self.b,
+            self.config().await?,
+            self.now,
+            self.timings.clone(),
+        )
     }
 
     /// The configuration, or "not initialised".

@@ -571,20 +571,13 @@ pub async fn image_file(ctx: &Ctx, id: &str) -> HttpResult {
     if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(Error::not_found("image not found"));
     }
-    let obj = ctx
+    let bytes = ctx
         .b
         .blobs
-        .get(format!("images/{id}"))
-        .execute()
-        .await
-        .map_err(crate::platform::error::storage)?
+        .get(&format!("images/{id}"))
+        .await?
+        .filter(|b| !b.is_empty())
         .ok_or_else(|| Error::not_found("image not found"))?;
-    let bytes = obj
-        .body()
-        .ok_or_else(|| Error::not_found("image not found"))?
-        .bytes()
-        .await
-        .map_err(crate::platform::error::storage)?;
     let mime = crate::app::images::image_mime(&bytes);
     let mut resp = Response::from_bytes(bytes).map_err(internal)?;
     let h = resp.headers_mut();

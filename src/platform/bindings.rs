@@ -1,17 +1,18 @@
 //! The Worker's environment, resolved once per request.
 
 use worker::kv::KvStore;
-use worker::{Bucket, D1Database, Env};
+use worker::{D1Database, Env};
 
 use crate::core::config::{ChatProviderKind, Defaults, EmbeddingsProviderKind};
 use crate::core::Result;
+use crate::platform::blob_store::BlobStore;
 use crate::platform::error::storage;
 
 pub struct Bindings {
     pub env: Env,
     pub db: D1Database,
     pub kv: KvStore,
-    pub blobs: Bucket,
+    pub blobs: BlobStore,
 }
 
 impl Bindings {
@@ -19,7 +20,13 @@ impl Bindings {
         Ok(Bindings {
             db: env.d1("DB").map_err(storage)?,
             kv: env.kv("KV").map_err(storage)?,
-            blobs: env.bucket("BLOBS").map_err(storage)?,
+            blobs: BlobStore::new(
+                env.bucket("BLOBS").map_err(storage)?,
+                env.var("R2_TIMEOUT_MS")
+                    .ok()
+                    .and_then(|v| v.to_string().parse().ok())
+                    .unwrap_or(30_000),
+            ),
             env,
         })
     }

@@ -2,13 +2,13 @@
 //! `document` linked by `document_id`.
 
 use serde::{Deserialize, Serialize};
-use worker::{Bucket, D1Database};
+use worker::D1Database;
 
 use crate::core::memory::NewMemory;
 use crate::core::text::truncate_utf8;
 use crate::core::{Error, Result};
+use crate::platform::blob_store::BlobStore;
 use crate::platform::d1::{self, Arg};
-use crate::platform::error::storage;
 
 /// Chunks written per D1 batch (three statements each).
 const CHUNKS_PER_BATCH: usize = 30;
@@ -68,21 +68,16 @@ impl From<DocRow> for Document {
 
 pub struct DocumentStore<'a> {
     db: &'a D1Database,
-    blobs: &'a Bucket,
+    blobs: &'a BlobStore,
 }
 
 impl<'a> DocumentStore<'a> {
-    pub fn new(db: &'a D1Database, blobs: &'a Bucket) -> Self {
+    pub fn new(db: &'a D1Database, blobs: &'a BlobStore) -> Self {
         DocumentStore { db, blobs }
     }
 
     pub async fn put_file(&self, key: &str, bytes: Vec<u8>) -> Result<()> {
-        self.blobs
-            .put(key, bytes)
-            .execute()
-            .await
-            .map_err(storage)?;
-        Ok(())
+        self.blobs.put(key, bytes).await
     }
 
     /// Writes chunk memories in batches; a chunk whose content the owner already has is
@@ -219,7 +214,7 @@ impl<'a> DocumentStore<'a> {
         ];
         d1::batch(self.db, statements).await?;
         if let Some(k) = blob_key {
-            self.blobs.delete(k).await.map_err(storage)?;
+            self.blobs.delete(k).await?;
         }
         Ok(())
     }

@@ -55,8 +55,10 @@ fn remember_key(record: &ApiKeyRecord) {
         if c.keys.len() >= MAX_CACHED_KEYS {
             c.keys.clear();
         }
-        c.keys
-            .insert(record.key_hash.clone(), (record.clone(), js_sys::Date::now()));
+        c.keys.insert(
+            record.key_hash.clone(),
+            (record.clone(), js_sys::Date::now()),
+        );
     });
 }
 

@@ -3,17 +3,17 @@
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use worker::{Bucket, D1Database, D1PreparedStatement};
+use worker::{D1Database, D1PreparedStatement};
 
 use crate::core::memory::{Memory, MemoryPatch, NewMemory, LARGE_CONTENT_THRESHOLD};
 use crate::core::text::truncate_utf8;
 use crate::core::{Error, Result};
+use crate::platform::blob_store::BlobStore;
 use crate::platform::d1::{self, Arg};
-use crate::platform::error::storage;
 
 pub struct MemoryStore<'a> {
     db: &'a D1Database,
-    blobs: &'a Bucket,
+    blobs: &'a BlobStore,
 }
 
 pub enum Inserted {
@@ -62,7 +62,7 @@ fn blob_key(owner: &str, hash: &str) -> String {
 }
 
 impl<'a> MemoryStore<'a> {
-    pub fn new(db: &'a D1Database, blobs: &'a Bucket) -> Self {
+    pub fn new(db: &'a D1Database, blobs: &'a BlobStore) -> Self {
         MemoryStore { db, blobs }
     }
 
@@ -120,11 +120,7 @@ impl<'a> MemoryStore<'a> {
         }
         let key = large.then(|| blob_key(owner, &m.content_hash));
         if let Some(k) = &key {
-            self.blobs
-                .put(k, m.content.as_bytes().to_vec())
-                .execute()
-                .await
-                .map_err(storage)?;
+            self.blobs.put(k, m.content.as_bytes().to_vec()).await?;
         }
         let tags = serde_json::to_string(&m.tags).map_err(|e| Error::Internal(e.to_string()))?;
         let metadata =
@@ -326,7 +322,7 @@ impl<'a> MemoryStore<'a> {
         ];
         d1::batch(self.db, statements).await?;
         if let Some(k) = found.blob_key {
-            self.blobs.delete(&k).await.map_err(storage)?;
+            self.blobs.delete(&k).await?;
         }
         Ok(true)
     }
@@ -492,18 +488,7 @@ impl MemoryStore<'_> {
     }
 
     pub async fn blob_text(&self, key: &str) -> Result<String> {
-        let obj = self
-            .blobs
-            .get(key)
-            .execute()
-            .await
-            .map_err(storage)?
-            .ok_or_else(|| Error::Storage(format!("R2 object {key} is missing")))?;
-        let body = obj
-            .body()
-            .ok_or_else(|| Error::Storage(format!("R2 object {key} has no body")))?;
-        let bytes = body.bytes().await.map_err(storage)?;
-        String::from_utf8(bytes).map_err(|e| Error::Storage(e.to_string()))
+        self.blobs.text(key).await
     }
 }
 

@@ -2,6 +2,7 @@
 //! Workers AI, fetch). Each adapter is small and hides one binding.
 
 pub mod bindings;
+pub mod blob_store;
 pub mod chat;
 pub mod crypto;
 pub mod d1;
