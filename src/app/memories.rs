@@ -1,20 +1,32 @@
 //! Storing, deleting, searching and repairing memories across D1, R2 and the vector index.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::json;
 
 use crate::app::App;
-use crate::core::embed::hashing_embed;
+use crate::core::embed::{cosine, hashing_embed};
 use crate::core::memory::{Memory, NewMemory};
 use crate::core::ports::{vector_id, VectorEntry, VectorIndex};
 use crate::core::search::{fts_query, relevance_reason, rrf_fuse, SearchParams, SearchResult};
 use crate::core::text::truncate_utf8;
 use crate::core::time::iso8601;
+use crate::core::vector::decode_f32s;
 use crate::core::{Error, Result};
 use crate::platform::embedder::AnyEmbedder;
+use crate::platform::error::storage;
 use crate::platform::memory_store::{Filters, Inserted};
+use crate::platform::vector_d1::D1VectorIndex;
 use crate::platform::vectorize::AnyVectorIndex;
+
+/// Both rankings of a search, the cosine of every scored candidate, and the candidates that
+/// pass the filters (with their memory when already fetched).
+struct Ranked {
+    vector_ids: Vec<i64>,
+    keyword_ids: Vec<i64>,
+    scores: HashMap<i64, f64>,
+    passing: HashMap<i64, Option<Memory>>,
+}
 
 /// A memory to (re)index.
 pub struct ToIndex {
@@ -159,68 +171,67 @@ impl App<'_> {
             .pop()
             .ok_or_else(|| Error::Internal("no query embedding".into()))?;
         let t0 = js_sys::Date::now();
-        // The two rankings are independent: ask D1 for both at once.
-        let keyword = async {
-            match fts_query(&p.query) {
-                Some(q) => self.store.keyword_search(owner, &q, pool, &filters).await,
-                None => Ok(Vec::new()),
+        let ranked = match &self.index {
+            AnyVectorIndex::D1(index) => {
+                self.rank_local(index, owner, &query_vec, &p.query, pool, &filters)
+                    .await?
+            }
+            AnyVectorIndex::Vectorize(_) => {
+                self.rank_remote(owner, &query_vec, &p.query, pool, &filters)
+                    .await?
             }
         };
-        let (vector_hits, keyword_ids) =
-            futures_util::future::join(self.index.query(owner, &query_vec, pool.min(100)), keyword)
-                .await;
-        let (vector_hits, keyword_ids) = (vector_hits?, keyword_ids?);
-        let vector_ids: Vec<i64> = vector_hits.iter().map(|h| h.memory_id).collect();
-        let t2 = js_sys::Date::now();
-        let fused = rrf_fuse(&[&vector_ids, &keyword_ids]);
-        let candidate_ids: Vec<i64> = fused.iter().map(|(id, _)| *id).take(pool).collect();
-        let mut scores: HashMap<i64, f64> =
-            vector_hits.iter().map(|h| (h.memory_id, h.score)).collect();
-        let unscored: Vec<i64> = candidate_ids
-            .iter()
-            .copied()
-            .filter(|id| !scores.contains_key(id))
-            .collect();
-        if !unscored.is_empty() {
-            for h in self.index.similarity(owner, &query_vec, &unscored).await? {
-                scores.insert(h.memory_id, h.score);
-            }
-        }
-        let t3 = js_sys::Date::now();
-        let memories: HashMap<i64, Memory> = self
-            .store
-            .by_ids(owner, &candidate_ids, &filters)
-            .await?
-            .into_iter()
-            .collect();
-        let t4 = js_sys::Date::now();
-        self.timing(&[
-            ("embed", t0 - te),
-            ("rank", t2 - t0),
-            ("rescore", t3 - t2),
-            ("fetch", t4 - t3),
-        ]);
-        let mut results = Vec::new();
-        for id in candidate_ids {
-            let Some(memory) = memories.get(&id) else {
+        let t1 = js_sys::Date::now();
+        let fused = rrf_fuse(&[&ranked.vector_ids, &ranked.keyword_ids]);
+        let mut chosen: Vec<(i64, f64)> = Vec::new();
+        for (id, _) in fused.into_iter().take(pool) {
+            if !ranked.passing.contains_key(&id) {
                 continue;
-            };
-            let cosine = scores.get(&id).copied().unwrap_or(0.0).clamp(0.0, 1.0);
+            }
+            let cosine = ranked
+                .scores
+                .get(&id)
+                .copied()
+                .unwrap_or(0.0)
+                .clamp(0.0, 1.0);
             if p.similarity_threshold.is_some_and(|t| cosine < t) {
                 continue;
             }
+            chosen.push((id, cosine));
+            if chosen.len() >= n {
+                break;
+            }
+        }
+        let mut passing = ranked.passing;
+        let missing: Vec<i64> = chosen
+            .iter()
+            .map(|(id, _)| *id)
+            .filter(|id| passing.get(id).is_some_and(Option::is_none))
+            .collect();
+        if !missing.is_empty() {
+            for (id, m) in self.store.by_ids(owner, &missing, &filters).await? {
+                passing.insert(id, Some(m));
+            }
+        }
+        self.timing(&[
+            ("embed", t0 - te),
+            ("rank", t1 - t0),
+            ("fetch", js_sys::Date::now() - t1),
+        ]);
+        let mut results = Vec::with_capacity(chosen.len());
+        for (id, cosine) in chosen {
+            let Some(Some(memory)) = passing.remove(&id) else {
+                continue;
+            };
             results.push(SearchResult {
-                memory: memory.clone(),
+                memory,
                 similarity_score: (cosine * 10_000.0).round() / 10_000.0,
                 relevance_reason: relevance_reason(
-                    vector_ids.iter().position(|v| *v == id),
-                    keyword_ids.iter().position(|k| *k == id),
+                    ranked.vector_ids.iter().position(|v| *v == id),
+                    ranked.keyword_ids.iter().position(|k| *k == id),
                     cosine,
                 ),
             });
-            if results.len() >= n {
-                break;
-            }
         }
         self.emit(
             owner,
@@ -228,6 +239,142 @@ impl App<'_> {
             json!({"type": "search_completed", "query": truncate_utf8(&p.query, 200), "results": results.len(), "timestamp": iso8601(self.now)}),
         );
         Ok(results)
+    }
+
+    /// Ranking with the local index, usually in one D1 round trip: this isolate's sketches
+    /// pick the vector candidates while one batch fetches sketch changes, the keyword matches
+    /// and every candidate that passes the filters with its exact vector and content. Only
+    /// if the sketches changed meanwhile does a second query fetch the new candidates.
+    async fn rank_local(
+        &self,
+        index: &D1VectorIndex<'_>,
+        owner: &str,
+        query_vec: &[f32],
+        query: &str,
+        pool: usize,
+        filters: &Filters<'_>,
+    ) -> Result<Ranked> {
+        let top_k = pool.min(100);
+        let guessed = index.cached_candidates(owner, query_vec, top_k);
+        let fts = fts_query(query);
+        let mut statements = index.sync_statements(owner)?;
+        statements.push(self.store.candidates_statement(
+            owner,
+            guessed.as_deref().unwrap_or_default(),
+            fts.as_deref(),
+            pool,
+            filters,
+        )?);
+        let results = self.b.db.batch(statements).await.map_err(storage)?;
+        let (sync, found) = results.split_at(results.len() - 1);
+        let changed = index.apply_sync(owner, sync)?;
+        let mut rows = self.store.candidate_rows(&found[0]).await?;
+        let mut sketched = guessed.unwrap_or_default();
+        if changed {
+            let fresh = index
+                .cached_candidates(owner, query_vec, top_k)
+                .unwrap_or_default();
+            let asked: HashSet<i64> = sketched.iter().copied().collect();
+            let extra: Vec<i64> = fresh
+                .iter()
+                .copied()
+                .filter(|id| !asked.contains(id))
+                .collect();
+            if !extra.is_empty() {
+                let stmt = self
+                    .store
+                    .candidates_statement(owner, &extra, None, 0, filters)?;
+                let more = self.b.db.batch(vec![stmt]).await.map_err(storage)?;
+                rows.extend(self.store.candidate_rows(&more[0]).await?);
+            }
+            sketched = fresh;
+        }
+        let mut scores = HashMap::with_capacity(rows.len());
+        let mut passing = HashMap::with_capacity(rows.len());
+        let mut keyword: Vec<(i64, f64)> = Vec::new();
+        for r in rows {
+            if let Some(v) = r.vector.as_deref().and_then(decode_f32s) {
+                scores.insert(r.id, f64::from(cosine(query_vec, &v)));
+            }
+            if let Some(k) = r.keyword_score {
+                keyword.push((r.id, k));
+            }
+            passing.insert(r.id, r.memory);
+        }
+        keyword.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        let mut vector_ids: Vec<i64> = sketched
+            .into_iter()
+            .filter(|id| scores.contains_key(id) && passing.contains_key(id))
+            .collect();
+        vector_ids.sort_by(|a, b| scores[b].total_cmp(&scores[a]));
+        vector_ids.truncate(top_k);
+        Ok(Ranked {
+            vector_ids,
+            keyword_ids: keyword.into_iter().map(|(id, _)| id).collect(),
+            scores,
+            passing,
+        })
+    }
+
+    /// Ranking with a remote index (Vectorize): its top hits and the keyword query at once,
+    /// exact scores for keyword-only hits, then the rows of every candidate.
+    async fn rank_remote(
+        &self,
+        owner: &str,
+        query_vec: &[f32],
+        query: &str,
+        pool: usize,
+        filters: &Filters<'_>,
+    ) -> Result<Ranked> {
+        let keyword = self.keyword_ranking(owner, query, pool, filters);
+        let (vector_hits, keyword_ids) =
+            futures_util::future::join(self.index.query(owner, query_vec, pool.min(100)), keyword)
+                .await;
+        let (vector_hits, keyword_ids) = (vector_hits?, keyword_ids?);
+        let vector_ids: Vec<i64> = vector_hits.iter().map(|h| h.memory_id).collect();
+        let mut scores: HashMap<i64, f64> =
+            vector_hits.iter().map(|h| (h.memory_id, h.score)).collect();
+        let candidates: Vec<i64> = rrf_fuse(&[&vector_ids, &keyword_ids])
+            .into_iter()
+            .map(|(id, _)| id)
+            .take(pool)
+            .collect();
+        let unscored: Vec<i64> = candidates
+            .iter()
+            .copied()
+            .filter(|id| !scores.contains_key(id))
+            .collect();
+        if !unscored.is_empty() {
+            for h in self.index.similarity(owner, query_vec, &unscored).await? {
+                scores.insert(h.memory_id, h.score);
+            }
+        }
+        let passing = self
+            .store
+            .by_ids(owner, &candidates, filters)
+            .await?
+            .into_iter()
+            .map(|(id, m)| (id, Some(m)))
+            .collect();
+        Ok(Ranked {
+            vector_ids,
+            keyword_ids,
+            scores,
+            passing,
+        })
+    }
+
+    async fn keyword_ranking(
+        &self,
+        owner: &str,
+        query: &str,
+        pool: usize,
+        filters: &Filters<'_>,
+    ) -> Result<Vec<i64>> {
+        match fts_query(query) {
+            Some(q) => self.store.keyword_search(owner, &q, pool, filters).await,
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Re-indexes memories whose vector write failed. Returns how many were repaired.

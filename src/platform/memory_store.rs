@@ -352,6 +352,21 @@ struct IdRow {
     row: Row,
 }
 
+/// How many of an owner's newest keyword matches BM25 ranks (see `keyword_search`).
+const KEYWORD_WINDOW: i64 = 5_000;
+/// Content up to this size comes back with a search's scoring query.
+const INLINE_CONTENT_BYTES: i64 = 16 * 1024;
+
+/// A search candidate with its local-index vector (base64 f32) and BM25 score (lower is
+/// better; `None` if it is not a keyword match), see `MemoryStore::candidates_statement`.
+pub struct Candidate {
+    pub id: i64,
+    pub vector: Option<String>,
+    pub keyword_score: Option<f64>,
+    /// `None` when the content is too large to come inline.
+    pub memory: Option<Memory>,
+}
+
 #[derive(Deserialize)]
 struct KeywordHit {
     id: i64,
@@ -426,7 +441,10 @@ impl MemoryStore<'_> {
         Ok(out)
     }
 
-    /// Best keyword (BM25) matches of an FTS5 query, best first.
+    /// Best keyword (BM25) matches of an FTS5 query, best first. BM25 is scored over the
+    /// owner's newest `KEYWORD_WINDOW` matches: counting matches is cheap, scoring each is
+    /// not, and a query whose terms match more memories than that is made of common words
+    /// whose keyword rank says little (the vector ranking still covers every memory).
     pub async fn keyword_search(
         &self,
         owner: &str,
@@ -439,13 +457,103 @@ impl MemoryStore<'_> {
         let mut args = vec![Arg::from(owner), Arg::Text(fts)];
         args.extend(Self::filter_args(f, &tags_json));
         args.push(Arg::Int(limit as i64));
+        args.push(Arg::Int(KEYWORD_WINDOW - 1));
         let sql = format!(
             "SELECT m.id FROM memories_fts JOIN memories m ON m.id = memories_fts.rowid
              WHERE memories_fts MATCH ?2 AND m.owner = ?1 AND {FILTER_SQL}
+               AND memories_fts.rowid >= CASE
+                 WHEN (SELECT count(*) FROM memories_fts AS c WHERE c.memories_fts MATCH ?2) <= ?9 THEN 0
+                 ELSE coalesce((
+                   SELECT w.rowid FROM memories_fts AS w JOIN memories o ON o.id = w.rowid
+                   WHERE w.memories_fts MATCH ?2 AND o.owner = ?1
+                   ORDER BY w.rowid DESC LIMIT 1 OFFSET ?9), 0) END
              ORDER BY bm25(memories_fts) LIMIT ?8"
         );
         let hits: Vec<KeywordHit> = d1::all(self.db, &sql, &args).await?;
         Ok(hits.into_iter().map(|h| h.id).collect())
+    }
+
+    /// For the local vector index: one statement returning the owner's memories that pass the
+    /// filters among `ids` and (with an FTS5 query) the best keyword matches, each with its
+    /// stored vector and keyword score, so that a search ranks, scores and fetches in one
+    /// query. Content over `INLINE_CONTENT_BYTES` is left out; fetch those few with `by_ids`.
+    pub fn candidates_statement(
+        &self,
+        owner: &str,
+        ids: &[i64],
+        fts: Option<&str>,
+        keyword_limit: usize,
+        f: &Filters<'_>,
+    ) -> Result<D1PreparedStatement> {
+        let ids_json = serde_json::to_string(ids).map_err(|e| Error::Internal(e.to_string()))?;
+        let tags_json =
+            serde_json::to_string(f.tags).map_err(|e| Error::Internal(e.to_string()))?;
+        let mut args = vec![Arg::from(owner), Arg::Text(&ids_json)];
+        args.extend(Self::filter_args(f, &tags_json));
+        args.push(Arg::Int(INLINE_CONTENT_BYTES));
+        let columns = "m.id, v.vector, CASE WHEN m.content_bytes <= ?8 THEN m.content END AS content,
+             m.blob_key, m.content_hash, m.memory_type, m.tags, m.metadata, m.created_at, m.updated_at";
+        let sql = match fts {
+            Some(q) => {
+                args.push(Arg::Text(q));
+                args.push(Arg::Int(keyword_limit as i64));
+                args.push(Arg::Int(KEYWORD_WINDOW - 1));
+                format!(
+                    "WITH kw AS (
+                       SELECT m.id AS id, bm25(memories_fts) AS score
+                       FROM memories_fts JOIN memories m ON m.id = memories_fts.rowid
+                       WHERE memories_fts MATCH ?9 AND m.owner = ?1 AND {FILTER_SQL}
+                         AND memories_fts.rowid >= CASE
+                           WHEN (SELECT count(*) FROM memories_fts AS c WHERE c.memories_fts MATCH ?9) <= ?11 THEN 0
+                           ELSE coalesce((
+                             SELECT w.rowid FROM memories_fts AS w JOIN memories o ON o.id = w.rowid
+                             WHERE w.memories_fts MATCH ?9 AND o.owner = ?1
+                             ORDER BY w.rowid DESC LIMIT 1 OFFSET ?11), 0) END
+                       ORDER BY score LIMIT ?10)
+                     SELECT {columns}, kw.score AS keyword_score
+                     FROM memories m LEFT JOIN vectors v ON v.memory_id = m.id
+                       LEFT JOIN kw ON kw.id = m.id
+                     WHERE m.owner = ?1 AND {FILTER_SQL}
+                       AND (m.id IN (SELECT value FROM json_each(?2)) OR m.id IN (SELECT id FROM kw))"
+                )
+            }
+            None => format!(
+                "SELECT {columns}, NULL AS keyword_score
+                 FROM memories m LEFT JOIN vectors v ON v.memory_id = m.id
+                 WHERE m.owner = ?1 AND m.id IN (SELECT value FROM json_each(?2)) AND {FILTER_SQL}"
+            ),
+        };
+        d1::stmt(self.db, &sql, &args)
+    }
+
+    /// The rows of a `candidates_statement` result.
+    pub async fn candidate_rows(&self, result: &worker::D1Result) -> Result<Vec<Candidate>> {
+        #[derive(Deserialize)]
+        struct Scored {
+            id: i64,
+            vector: Option<String>,
+            keyword_score: Option<f64>,
+            #[serde(flatten)]
+            row: Row,
+        }
+        if let Some(e) = result.error() {
+            return Err(Error::Storage(e));
+        }
+        let rows: Vec<Scored> = result.results().map_err(crate::platform::error::storage)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let memory = match r.row.content {
+                Some(_) => Some(self.hydrate(r.row).await?),
+                None => None,
+            };
+            out.push(Candidate {
+                id: r.id,
+                vector: r.vector,
+                keyword_score: r.keyword_score,
+                memory,
+            });
+        }
+        Ok(out)
     }
 
     /// Memories matching only filters (tags, time range), newest first.

@@ -90,8 +90,20 @@ impl<'a> D1VectorIndex<'a> {
 
     /// Brings this isolate's sketches of `owner` up to date with D1.
     async fn sync(&self, owner: &str) -> Result<()> {
+        let results = self
+            .db
+            .batch(self.sync_statements(owner)?)
+            .await
+            .map_err(storage)?;
+        self.apply_sync(owner, &results)?;
+        Ok(())
+    }
+
+    /// The two queries that fetch `owner`'s sketch changes since this isolate last looked;
+    /// they may ride in a larger batch, whose results go to `apply_sync`.
+    pub fn sync_statements(&self, owner: &str) -> Result<Vec<worker::D1PreparedStatement>> {
         let since = CACHE.with(|c| c.borrow().get(owner).map_or(-1, |o| o.seq));
-        let statements = vec![
+        Ok(vec![
             d1::stmt(
                 self.db,
                 "SELECT memory_id, seq, sketch FROM vectors WHERE owner = ?1 AND seq > ?2",
@@ -102,14 +114,18 @@ impl<'a> D1VectorIndex<'a> {
                 "SELECT memory_id, seq, NULL AS sketch FROM vector_tombstones WHERE owner = ?1 AND seq > ?2",
                 &[owner.into(), since.into()],
             )?,
-        ];
-        let results = self.db.batch(statements).await.map_err(storage)?;
+        ])
+    }
+
+    /// Applies the results of `sync_statements`; returns whether anything changed.
+    pub fn apply_sync(&self, owner: &str, results: &[worker::D1Result]) -> Result<bool> {
         let mut changes: Vec<SketchRow> = Vec::new();
         for r in results {
             changes.extend(r.results::<SketchRow>().map_err(storage)?);
         }
-        if changes.is_empty() && since >= 0 {
-            return Ok(());
+        let known = CACHE.with(|c| c.borrow().contains_key(owner));
+        if changes.is_empty() && known {
+            return Ok(false);
         }
         // Apply in write order: a tombstone and a later re-insert of the same id must end inserted.
         changes.sort_by_key(|c| (c.seq, c.sketch.is_some()));
@@ -125,7 +141,7 @@ impl<'a> D1VectorIndex<'a> {
             }
             entry.seq = entry.seq.max(0);
         });
-        Ok(())
+        Ok(true)
     }
 
     async fn exact(&self, owner: &str, vector: &[f32], ids: &[i64]) -> Result<Vec<VectorHit>> {
@@ -154,6 +170,35 @@ impl<'a> D1VectorIndex<'a> {
 }
 
 impl D1VectorIndex<'_> {
+    /// Memory ids whose sketches are nearest to `vector`: enough candidates for the exact
+    /// re-ranking to find the true `top_k` (after bringing this isolate's sketches up to date).
+    pub async fn candidates(&self, owner: &str, vector: &[f32], top_k: usize) -> Result<Vec<i64>> {
+        self.sync(owner).await?;
+        Ok(self
+            .cached_candidates(owner, vector, top_k)
+            .unwrap_or_default())
+    }
+
+    /// Like `candidates`, from this isolate's sketches as they are (`None` if it has none
+    /// of `owner` yet): a search can ask D1 for them and for changes in the same round trip.
+    pub fn cached_candidates(&self, owner: &str, vector: &[f32], top_k: usize) -> Option<Vec<i64>> {
+        let q = sketch(vector);
+        let wanted = (top_k * 5).clamp(64, 400);
+        CACHE.with(|c| {
+            let cache = c.borrow();
+            let entry = cache.get(owner)?;
+            if entry.ids.len() <= wanted {
+                return Some(entry.ids.clone());
+            }
+            Some(
+                top_candidates(&q, &entry.sketches, wanted)
+                    .into_iter()
+                    .map(|(i, _)| entry.ids[i])
+                    .collect(),
+            )
+        })
+    }
+
     /// Statements that index a memory in the same D1 batch that inserts it (found by owner
     /// and content hash), so that a local store is one transaction and one round trip.
     pub fn statements_for_new(
@@ -205,22 +250,7 @@ impl VectorIndex for D1VectorIndex<'_> {
     }
 
     async fn query(&self, owner: &str, vector: &[f32], top_k: usize) -> Result<Vec<VectorHit>> {
-        self.sync(owner).await?;
-        let q = sketch(vector);
-        let wanted = (top_k * 5).clamp(64, 400);
-        let candidates: Vec<i64> = CACHE.with(|c| {
-            let cache = c.borrow();
-            let Some(entry) = cache.get(owner) else {
-                return Vec::new();
-            };
-            if entry.ids.len() <= wanted {
-                return entry.ids.clone();
-            }
-            top_candidates(&q, &entry.sketches, wanted)
-                .into_iter()
-                .map(|(i, _)| entry.ids[i])
-                .collect()
-        });
+        let candidates = self.candidates(owner, vector, top_k).await?;
         let mut hits = self.exact(owner, vector, &candidates).await?;
         hits.truncate(top_k);
         Ok(hits)
