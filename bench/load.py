@@ -21,11 +21,9 @@ from bench import FastUpstream, pct  # noqa: E402
 from harness import ScriptedServer, Worker  # noqa: E402
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=float, default=30)
-    ap.add_argument("--workers", type=int, default=8)
-    args = ap.parse_args()
+def run_load(seconds: float, workers: int) -> dict:
+    """Runs the mixed load against a fresh memgate; returns the report (errors and lost
+    writes included, so callers decide what fails)."""
     up = ScriptedServer(FastUpstream())
     w = Worker(name="load").start()
     try:
@@ -37,7 +35,7 @@ def main() -> None:
         errors: list[str] = []
         acked: set[str] = set()
         lock = threading.Lock()
-        stop = time.time() + args.seconds
+        stop = time.time() + seconds
 
         def run(seed: int) -> None:
             rnd = random.Random(seed)
@@ -64,7 +62,7 @@ def main() -> None:
                     with lock:
                         errors.append(f"{kind} {type(e).__name__}")
 
-        threads = [threading.Thread(target=run, args=(i,)) for i in range(args.workers)]
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
         for t in threads:
             t.start()
         for t in threads:
@@ -80,21 +78,29 @@ def main() -> None:
             page += 1
         total = sum(len(v) for v in lat.values())
         report = {
-            "seconds": args.seconds, "workers": args.workers, "requests_ok": total, "errors": len(errors),
-            "throughput_rps": round(total / args.seconds, 1),
+            "seconds": seconds, "workers": workers, "requests_ok": total, "errors": len(errors),
+            "throughput_rps": round(total / seconds, 1),
             "acknowledged_writes": len(acked), "stored_writes": len(stored), "lost_writes": len(acked - stored),
+            "first_errors": errors[:5],
         }
         for k, v in lat.items():
             if v:
                 report[f"{k}_p50_ms"], report[f"{k}_p99_ms"] = round(pct(v, 50), 2), round(pct(v, 99), 2)
-        print(json.dumps(report, indent=2))
-        if errors:
-            print("first errors:", errors[:5])
-        (Path(__file__).resolve().parent / "load.json").write_text(json.dumps(report, indent=2) + "\n")
-        sys.exit(1 if errors or acked - stored else 0)
+        return report
     finally:
         w.stop()
         up.stop()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=30)
+    ap.add_argument("--workers", type=int, default=8)
+    args = ap.parse_args()
+    report = run_load(args.seconds, args.workers)
+    print(json.dumps(report, indent=2))
+    (Path(__file__).resolve().parent / "load.json").write_text(json.dumps(report, indent=2) + "\n")
+    sys.exit(1 if report["errors"] or report["lost_writes"] else 0)
 
 
 if __name__ == "__main__":

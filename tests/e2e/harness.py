@@ -75,13 +75,18 @@ class Worker:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.time() + timeout
+        spawned = time.time()
+        deadline = spawned + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"wrangler dev exited early:\n{self.logs()}")
             try:
+                t = time.perf_counter()
                 r = httpx.get(f"{self.url}/api/health", timeout=2)
                 if r.status_code == 200:
+                    # Cold start figures for bench/: spawn to first answer, and that answer's latency.
+                    self.ready_s = time.time() - spawned
+                    self.first_answer_ms = (time.perf_counter() - t) * 1000
                     return self
             except httpx.HTTPError:
                 pass
@@ -129,6 +134,18 @@ class Worker:
                 self.log_path.unlink()
         except (AttributeError, OSError):
             pass
+
+
+class QuietHTTPServer(ThreadingHTTPServer):
+    """A client (the Worker) closing a keep-alive connection is normal, not worth a traceback."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class ScriptedServer:
@@ -190,7 +207,7 @@ class ScriptedServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = _safe
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.server = QuietHTTPServer(("127.0.0.1", 0), H)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
