@@ -258,17 +258,25 @@ impl App<'_> {
         let guessed = index.cached_candidates(owner, query_vec, top_k);
         let fts = fts_query(query);
         let mut statements = index.sync_statements(owner)?;
-        statements.push(self.store.candidates_statement(
+        let sync_count = statements.len();
+        statements.push(self.store.vector_candidates_statement(
             owner,
             guessed.as_deref().unwrap_or_default(),
-            fts.as_deref(),
-            pool,
             filters,
         )?);
+        if let Some(q) = &fts {
+            statements.push(
+                self.store
+                    .keyword_candidates_statement(owner, q, pool, filters)?,
+            );
+        }
         let results = self.b.db.batch(statements).await.map_err(storage)?;
-        let (sync, found) = results.split_at(results.len() - 1);
+        let (sync, found) = results.split_at(sync_count.min(results.len()));
         let changed = index.apply_sync(owner, sync)?;
-        let mut rows = self.store.candidate_rows(&found[0]).await?;
+        let mut rows = Vec::new();
+        for r in found {
+            rows.extend(self.store.candidate_rows(r).await?);
+        }
         let mut sketched = guessed.unwrap_or_default();
         if changed {
             let fresh = index
@@ -283,9 +291,11 @@ impl App<'_> {
             if !extra.is_empty() {
                 let stmt = self
                     .store
-                    .candidates_statement(owner, &extra, None, 0, filters)?;
+                    .vector_candidates_statement(owner, &extra, filters)?;
                 let more = self.b.db.batch(vec![stmt]).await.map_err(storage)?;
-                rows.extend(self.store.candidate_rows(&more[0]).await?);
+                for r in &more {
+                    rows.extend(self.store.candidate_rows(r).await?);
+                }
             }
             sketched = fresh;
         }
@@ -299,6 +309,7 @@ impl App<'_> {
             if let Some(k) = r.keyword_score {
                 keyword.push((r.id, k));
             }
+            // A memory can come twice (a vector and a keyword candidate); either row will do.
             passing.insert(r.id, r.memory);
         }
         keyword.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));

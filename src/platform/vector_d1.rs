@@ -151,7 +151,7 @@ impl<'a> D1VectorIndex<'a> {
         let ids_json = serde_json::to_string(ids).map_err(|e| Error::Internal(e.to_string()))?;
         let rows: Vec<VectorRow> = d1::all(
             self.db,
-            "SELECT memory_id, vector FROM vectors WHERE owner = ?1 AND memory_id IN (SELECT value FROM json_each(?2))",
+            "SELECT memory_id, vector FROM vectors WHERE +owner = ?1 AND memory_id IN (SELECT value FROM json_each(?2))",
             &[owner.into(), (&ids_json).into()],
         )
         .await?;
@@ -183,7 +183,7 @@ impl D1VectorIndex<'_> {
     /// of `owner` yet): a search can ask D1 for them and for changes in the same round trip.
     pub fn cached_candidates(&self, owner: &str, vector: &[f32], top_k: usize) -> Option<Vec<i64>> {
         let q = sketch(vector);
-        let wanted = (top_k * 5).clamp(64, 400);
+        let wanted = (top_k * 3).clamp(64, 400);
         CACHE.with(|c| {
             let cache = c.borrow();
             let entry = cache.get(owner)?;

@@ -100,7 +100,7 @@ impl<'a> VectorizeIndex<'a> {
         let ids = serde_json::to_string(vector_ids).map_err(|e| Error::Internal(e.to_string()))?;
         d1::all(
             self.db,
-            "SELECT id, vector_id FROM memories WHERE owner = ?1 AND vector_id IN (SELECT value FROM json_each(?2))",
+            "SELECT id, vector_id FROM memories WHERE +owner = ?1 AND vector_id IN (SELECT value FROM json_each(?2))",
             &[owner.into(), (&ids).into()],
         )
         .await
@@ -110,7 +110,7 @@ impl<'a> VectorizeIndex<'a> {
         let ids = serde_json::to_string(memory_ids).map_err(|e| Error::Internal(e.to_string()))?;
         d1::all(
             self.db,
-            "SELECT id, vector_id FROM memories WHERE owner = ?1 AND vector_id IS NOT NULL AND id IN (SELECT value FROM json_each(?2))",
+            "SELECT id, vector_id FROM memories WHERE +owner = ?1 AND vector_id IS NOT NULL AND id IN (SELECT value FROM json_each(?2))",
             &[owner.into(), (&ids).into()],
         )
         .await
