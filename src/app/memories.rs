@@ -52,11 +52,11 @@ impl App<'_> {
     ) -> Result<Inserted> {
         let (created, updated) = times.unwrap_or((self.now, self.now));
         // Locally (D1 index, built-in embedder) the vector commits with the row.
+        let vid = vector_id(owner, &new.content_hash);
         let inline = match (&self.index, &self.embedder) {
             (AnyVectorIndex::D1(index), AnyEmbedder::Hashing) => Some(index.statements_for_new(
                 owner,
                 &new.content_hash,
-                &vector_id(owner, &new.content_hash),
                 &hashing_embed(&new.content),
             )?),
             _ => None,
@@ -65,7 +65,13 @@ impl App<'_> {
         let t0 = js_sys::Date::now();
         let inserted = self
             .store
-            .insert(owner, new, created, updated, inline.unwrap_or_default())
+            .insert(
+                owner,
+                new,
+                (created, updated),
+                inline.unwrap_or_default(),
+                indexed.then_some(vid.as_str()),
+            )
             .await?;
         self.timing(&[("insert", js_sys::Date::now() - t0)]);
         if let Inserted::Created(m, id) = &inserted {

@@ -109,8 +109,34 @@ async fn authenticate(ctx: &Ctx, req: &Request, scope: Scope, allow_query: bool)
     Ok(Caller { key: record })
 }
 
+/// How often an isolate writes a key's last use: often enough for "last used" in the panel,
+/// rarely enough that a busy key does not cost a D1 write per request.
+const LAST_USED_EVERY_MS: f64 = 60_000.0;
+
+thread_local! {
+    static LAST_USED_WRITTEN: std::cell::RefCell<std::collections::HashMap<String, f64>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
 /// Records when a key was last used, after the response, off the request path.
 fn note_last_used(ctx: &Ctx, key_id: &str) {
+    let now_ms = ctx.now * 1000.0;
+    let due = LAST_USED_WRITTEN.with(|w| {
+        let mut w = w.borrow_mut();
+        if w.get(key_id)
+            .is_some_and(|at| now_ms - at < LAST_USED_EVERY_MS)
+        {
+            return false;
+        }
+        if w.len() >= 4096 {
+            w.clear();
+        }
+        w.insert(key_id.to_string(), now_ms);
+        true
+    });
+    if !due {
+        return;
+    }
     let env = ctx.b.env.clone();
     let (id, now) = (key_id.to_string(), ctx.now);
     ctx.wctx.wait_until(async move {

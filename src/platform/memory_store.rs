@@ -101,14 +101,15 @@ impl<'a> MemoryStore<'a> {
 
     /// Stores a memory unless the owner already has the same content. Large content goes
     /// to R2 first; one D1 batch (row, tags, keyword index, and `extra` statements such as
-    /// its vector) then commits it.
+    /// its vector) then commits it. `indexed_as` is the vector id when `extra` writes the
+    /// vector in the same batch, so the row is born indexed.
     pub async fn insert(
         &self,
         owner: &str,
         m: &NewMemory,
-        created_at: f64,
-        updated_at: f64,
+        (created_at, updated_at): (f64, f64),
         extra: Vec<D1PreparedStatement>,
+        indexed_as: Option<&str>,
     ) -> Result<Inserted> {
         let large = m.content.len() > LARGE_CONTENT_THRESHOLD;
         // Small content needs no pre-check: the unique index settles duplicates. Large content
@@ -127,43 +128,45 @@ impl<'a> MemoryStore<'a> {
             serde_json::to_string(&m.metadata).map_err(|e| Error::Internal(e.to_string()))?;
         // The keyword index holds at most the first 256 KiB of a very large text.
         let indexed_text = truncate_utf8(&m.content, 256 * 1024);
-        let mut statements = vec![
-            d1::stmt(
-                self.db,
-                "INSERT INTO memories (owner, content_hash, content, blob_key, content_bytes, memory_type, tags, metadata, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                &[
-                    owner.into(),
-                    (&m.content_hash).into(),
-                    if large { Arg::Null } else { (&m.content).into() },
-                    key.as_deref().into(),
-                    (m.content.len() as i64).into(),
-                    m.memory_type.as_deref().into(),
-                    (&tags).into(),
-                    (&metadata).into(),
-                    created_at.into(),
-                    updated_at.into(),
-                ],
-            )?,
-            d1::stmt(
+        let mut statements = vec![d1::stmt(
+            self.db,
+            "INSERT INTO memories (owner, content_hash, content, blob_key, content_bytes, memory_type, tags, metadata, created_at, updated_at, vector_state, vector_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            &[
+                owner.into(),
+                (&m.content_hash).into(),
+                if large { Arg::Null } else { (&m.content).into() },
+                key.as_deref().into(),
+                (m.content.len() as i64).into(),
+                m.memory_type.as_deref().into(),
+                (&tags).into(),
+                (&metadata).into(),
+                created_at.into(),
+                updated_at.into(),
+                Arg::Int(i64::from(indexed_as.is_some())),
+                indexed_as.into(),
+            ],
+        )?];
+        if !m.tags.is_empty() {
+            statements.push(d1::stmt(
                 self.db,
                 "INSERT INTO memory_tags (memory_id, owner, tag)
                  SELECT m.id, m.owner, j.value FROM memories m, json_each(?3) j
                  WHERE m.owner = ?1 AND m.content_hash = ?2",
                 &[owner.into(), (&m.content_hash).into(), (&tags).into()],
-            )?,
-            d1::stmt(
-                self.db,
-                "INSERT INTO memories_fts (rowid, content, tags)
-                 SELECT id, ?3, ?4 FROM memories WHERE owner = ?1 AND content_hash = ?2",
-                &[
-                    owner.into(),
-                    (&m.content_hash).into(),
-                    indexed_text.into(),
-                    m.tags.join(" ").as_str().into(),
-                ],
-            )?,
-        ];
+            )?);
+        }
+        statements.push(d1::stmt(
+            self.db,
+            "INSERT INTO memories_fts (rowid, content, tags)
+             SELECT id, ?3, ?4 FROM memories WHERE owner = ?1 AND content_hash = ?2",
+            &[
+                owner.into(),
+                (&m.content_hash).into(),
+                indexed_text.into(),
+                m.tags.join(" ").as_str().into(),
+            ],
+        )?);
         statements.extend(extra);
         let id = match d1::batch_row_id(self.db, statements).await {
             Ok(Some(id)) => id,
@@ -352,7 +355,7 @@ struct IdRow {
     row: Row,
 }
 
-/// How many of an owner's newest keyword matches BM25 ranks (see `keyword_search`).
+/// How many of an owner's newest keyword matches BM25 ranks (see `keyword_cte`).
 const KEYWORD_WINDOW: i64 = 5_000;
 /// Content up to this size comes back with a search's scoring query.
 const INLINE_CONTENT_BYTES: i64 = 16 * 1024;
@@ -394,6 +397,28 @@ const FILTER_SQL: &str = "(?3 IS NULL OR m.created_at >= ?3) AND (?4 IS NULL OR 
         SELECT COUNT(DISTINCT t.tag) FROM memory_tags t
         WHERE t.memory_id = m.id AND t.tag IN (SELECT value FROM json_each(?6))
     ) >= CASE WHEN ?7 = 1 THEN json_array_length(?6) ELSE 1 END)";
+
+/// The owner's best keyword (BM25) matches as `kw(id, score)` (lower score is better), with
+/// parameters ?1 owner, ?3..?7 filters, ?9 the FTS5 query, ?10 how many, ?11 the window.
+/// BM25 is scored over the owner's newest `KEYWORD_WINDOW` matches when a query matches more:
+/// counting matches is cheap, scoring each is not, and a query whose terms match that many
+/// memories is made of common words whose keyword rank says little (the vector ranking
+/// still covers every memory).
+fn keyword_cte() -> String {
+    format!(
+        "kw AS (
+           SELECT m.id AS id, bm25(memories_fts) AS score
+           FROM memories_fts JOIN memories m ON m.id = memories_fts.rowid
+           WHERE memories_fts MATCH ?9 AND m.owner = ?1 AND {FILTER_SQL}
+             AND memories_fts.rowid >= CASE
+               WHEN (SELECT count(*) FROM memories_fts AS c WHERE c.memories_fts MATCH ?9) <= ?11 THEN 0
+               ELSE coalesce((
+                 SELECT w.rowid FROM memories_fts AS w JOIN memories o ON o.id = w.rowid
+                 WHERE w.memories_fts MATCH ?9 AND o.owner = ?1
+                 ORDER BY w.rowid DESC LIMIT 1 OFFSET ?11), 0) END
+           ORDER BY score LIMIT ?10)"
+    )
+}
 
 impl MemoryStore<'_> {
     fn filter_args<'f>(f: &'f Filters<'f>, tags_json: &'f str) -> [Arg<'f>; 5] {
@@ -446,10 +471,7 @@ impl MemoryStore<'_> {
         Ok(out)
     }
 
-    /// Best keyword (BM25) matches of an FTS5 query, best first. BM25 is scored over the
-    /// owner's newest `KEYWORD_WINDOW` matches: counting matches is cheap, scoring each is
-    /// not, and a query whose terms match more memories than that is made of common words
-    /// whose keyword rank says little (the vector ranking still covers every memory).
+    /// Best keyword (BM25) matches of an FTS5 query, best first (see `keyword_cte`).
     pub async fn keyword_search(
         &self,
         owner: &str,
@@ -459,20 +481,17 @@ impl MemoryStore<'_> {
     ) -> Result<Vec<i64>> {
         let tags_json =
             serde_json::to_string(f.tags).map_err(|e| Error::Internal(e.to_string()))?;
-        let mut args = vec![Arg::from(owner), Arg::Text(fts)];
+        let mut args = vec![Arg::from(owner), Arg::Null];
         args.extend(Self::filter_args(f, &tags_json));
-        args.push(Arg::Int(limit as i64));
-        args.push(Arg::Int(KEYWORD_WINDOW - 1));
+        args.extend([
+            Arg::Null,
+            Arg::Text(fts),
+            Arg::Int(limit as i64),
+            Arg::Int(KEYWORD_WINDOW - 1),
+        ]);
         let sql = format!(
-            "SELECT m.id FROM memories_fts JOIN memories m ON m.id = memories_fts.rowid
-             WHERE memories_fts MATCH ?2 AND m.owner = ?1 AND {FILTER_SQL}
-               AND memories_fts.rowid >= CASE
-                 WHEN (SELECT count(*) FROM memories_fts AS c WHERE c.memories_fts MATCH ?2) <= ?9 THEN 0
-                 ELSE coalesce((
-                   SELECT w.rowid FROM memories_fts AS w JOIN memories o ON o.id = w.rowid
-                   WHERE w.memories_fts MATCH ?2 AND o.owner = ?1
-                   ORDER BY w.rowid DESC LIMIT 1 OFFSET ?9), 0) END
-             ORDER BY bm25(memories_fts) LIMIT ?8"
+            "WITH {} SELECT id FROM kw WHERE ?2 IS NULL AND ?8 IS NULL ORDER BY score, id",
+            keyword_cte()
         );
         let hits: Vec<KeywordHit> = d1::all(self.db, &sql, &args).await?;
         Ok(hits.into_iter().map(|h| h.id).collect())
@@ -526,19 +545,10 @@ impl MemoryStore<'_> {
         d1::stmt(
             self.db,
             &format!(
-                "WITH kw AS (
-                   SELECT m.id AS id, bm25(memories_fts) AS score
-                   FROM memories_fts JOIN memories m ON m.id = memories_fts.rowid
-                   WHERE memories_fts MATCH ?9 AND m.owner = ?1 AND (?2 IS NULL) AND {FILTER_SQL}
-                     AND memories_fts.rowid >= CASE
-                       WHEN (SELECT count(*) FROM memories_fts AS c WHERE c.memories_fts MATCH ?9) <= ?11 THEN 0
-                       ELSE coalesce((
-                         SELECT w.rowid FROM memories_fts AS w JOIN memories o ON o.id = w.rowid
-                         WHERE w.memories_fts MATCH ?9 AND o.owner = ?1
-                         ORDER BY w.rowid DESC LIMIT 1 OFFSET ?11), 0) END
-                   ORDER BY score LIMIT ?10)
-                 SELECT {CANDIDATE_COLUMNS}, kw.score AS keyword_score
-                 FROM kw JOIN memories m ON m.id = kw.id LEFT JOIN vectors v ON v.memory_id = m.id"
+                "WITH {} SELECT {CANDIDATE_COLUMNS}, kw.score AS keyword_score
+                 FROM kw JOIN memories m ON m.id = kw.id LEFT JOIN vectors v ON v.memory_id = m.id
+                 WHERE ?2 IS NULL",
+                keyword_cte()
             ),
             &args,
         )

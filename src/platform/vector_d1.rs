@@ -200,12 +200,12 @@ impl D1VectorIndex<'_> {
     }
 
     /// Statements that index a memory in the same D1 batch that inserts it (found by owner
-    /// and content hash), so that a local store is one transaction and one round trip.
+    /// and content hash), so that a local store is one transaction and one round trip. The
+    /// insert itself marks the row indexed (`MemoryStore::insert`'s `indexed_as`).
     pub fn statements_for_new(
         &self,
         owner: &str,
         content_hash: &str,
-        vector_id: &str,
         values: &[f32],
     ) -> Result<Vec<worker::D1PreparedStatement>> {
         let sk = encode_sketch(&sketch(values));
@@ -217,12 +217,12 @@ impl D1VectorIndex<'_> {
                 "INSERT INTO vectors (memory_id, owner, seq, sketch, vector)
                  SELECT id, owner, (SELECT value FROM counters WHERE name = 'vector_seq'), ?3, ?4
                  FROM memories WHERE owner = ?1 AND content_hash = ?2",
-                &[owner.into(), content_hash.into(), Arg::Text(&sk), Arg::Text(&vec)],
-            )?,
-            d1::stmt(
-                self.db,
-                "UPDATE memories SET vector_state = 1, vector_id = ?3 WHERE owner = ?1 AND content_hash = ?2",
-                &[owner.into(), content_hash.into(), Arg::Text(vector_id)],
+                &[
+                    owner.into(),
+                    content_hash.into(),
+                    Arg::Text(&sk),
+                    Arg::Text(&vec),
+                ],
             )?,
         ])
     }
