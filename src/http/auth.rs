@@ -139,7 +139,7 @@ fn note_last_used(ctx: &Ctx, key_id: &str) {
     }
     let env = ctx.b.env.clone();
     let (id, now) = (key_id.to_string(), ctx.now);
-    ctx.wctx.wait_until(async move {
+    ctx.after_response(async move {
         if let Ok(b) = crate::platform::Bindings::new(env) {
             let _ = crate::platform::d1::run(
                 &b.db,

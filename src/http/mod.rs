@@ -58,6 +58,16 @@ impl Ctx {
         Ok(c)
     }
 
+    /// Runs `work` once the response is on its way. It first yields to a timer: started at
+    /// once, its first binding call would run ahead of handing the response back (measured:
+    /// a usage write that way added ~3 ms to every chat answer).
+    pub fn after_response(&self, work: impl std::future::Future<Output = ()> + 'static) {
+        self.wctx.wait_until(async move {
+            worker::Delay::from(std::time::Duration::from_millis(1)).await;
+            work.await;
+        });
+    }
+
     /// Delivers the app's pending events after the response, without delaying it.
     pub fn flush_events(&self, app: &App<'_>) {
         let events = app.take_events();
@@ -65,7 +75,7 @@ impl Ctx {
             return;
         }
         let env = self.b.env.clone();
-        self.wctx.wait_until(async move {
+        self.after_response(async move {
             for e in events {
                 crate::platform::event_hub::publish(&env, &e.owner, e.event, e.data).await;
             }

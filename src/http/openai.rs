@@ -244,7 +244,7 @@ fn account(
     error: bool,
     conv: Option<ConversationWrite>,
 ) {
-    ctx.wctx.wait_until(finish(
+    ctx.after_response(finish(
         ctx.b.env.clone(),
         ctx.now,
         key,
