@@ -17,14 +17,14 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import FastUpstream, pct  # noqa: E402
-from harness import ScriptedServer, Worker  # noqa: E402
+from bench import UpstreamProcess, pct  # noqa: E402
+from harness import Worker  # noqa: E402
 
 
 def run_load(seconds: float, workers: int) -> dict:
     """Runs the mixed load against a fresh memgate; returns the report (errors and lost
     writes included, so callers decide what fails)."""
-    up = ScriptedServer(FastUpstream())
+    up = UpstreamProcess()
     w = Worker(name="load").start()
     try:
         admin = httpx.post(f"{w.url}/admin/init", json={"admin_password": "load password"}).json()["api_key"]

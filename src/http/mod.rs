@@ -5,6 +5,7 @@ mod admin;
 mod analyze;
 mod auth;
 mod body;
+mod chat_stream;
 mod documents;
 mod mcp;
 mod memories;

@@ -2,10 +2,8 @@
 //! server-side conversations and drawing), embeddings, images.
 
 use base64::Engine;
-use futures_channel::mpsc::{unbounded, UnboundedSender};
-use futures_util::StreamExt;
 use serde_json::{json, Value};
-use worker::{Env, Request, Response};
+use worker::{Env, Request, Response, ResponseBody};
 
 use crate::app::App;
 use crate::core::auth::Scope;
@@ -20,11 +18,13 @@ use crate::core::text::truncate_utf8;
 use crate::core::{Error, Result};
 use crate::http::auth::{require, Caller};
 use crate::http::body::read_json;
+use crate::http::chat_stream::ChatStreamRelay;
 use crate::http::respond::{json, HttpResult};
 use crate::http::Ctx;
-use crate::platform::chat::{ChatBackend, ChatEvent};
+use crate::platform::chat::ChatBackend;
 use crate::platform::crypto::random_hex;
 use crate::platform::gateway_store::{GatewayStore, UsageEvent};
+use crate::platform::sse_out::BodyWriter;
 use crate::platform::workers_ai::AiBinding;
 use crate::platform::Bindings;
 
@@ -332,28 +332,28 @@ pub async fn chat_completions(ctx: &Ctx, req: &mut Request) -> HttpResult {
         return with_gateway_headers(resp, &p.sources, p.conversation.as_deref());
     }
 
-    let mut events = match backend.stream(&chat, &p.messages).await {
+    let mut relay = ChatStreamRelay::new(
+        id,
+        created,
+        model.clone(),
+        chat.include_usage,
+        prompt_estimate,
+    );
+    let started = match backend.stream(&chat, &p.messages).await {
+        Ok(mut events) => relay.start(&mut events).await.map(|first| (events, first)),
+        Err(e) => Err(e),
+    };
+    ctx.timings
+        .record(&[("upstream", js_sys::Date::now() - t0)]);
+    let (events, first) = match started {
         Ok(s) => s,
         Err(e) => {
             account(ctx, key, model, Usage::default(), true, None);
             return Err(e);
         }
     };
-    ctx.timings
-        .record(&[("upstream", js_sys::Date::now() - t0)]);
     ctx.flush_events(&app);
-    let (tx, rx) = unbounded::<String>();
-    send(
-        &tx,
-        &sse_data(&chunk(
-            &id,
-            created,
-            &model,
-            json!({"role": "assistant", "content": ""}),
-            None,
-        )),
-    );
-    let include_usage = chat.include_usage;
+    let (out, body) = BodyWriter::new(&first).map_err(Error::Internal)?;
     let env = ctx.b.env.clone();
     let now = ctx.now;
     let conv_info = p
@@ -362,53 +362,17 @@ pub async fn chat_completions(ctx: &Ctx, req: &mut Request) -> HttpResult {
         .map(|c| (c, p.new_turns.clone(), keep));
     // The upstream is read to the end even if the client goes away, so usage is counted.
     ctx.wctx.wait_until(async move {
-        let (mut text, mut finish_reason, mut usage, mut failed) = (String::new(), None::<String>, None::<Usage>, false);
-        while let Some(ev) = events.next().await {
-            match ev {
-                Ok(ChatEvent::Content(t)) => {
-                    send(&tx, &sse_data(&chunk(&id, created, &model, json!({"content": t}), None)));
-                    text.push_str(&t);
-                }
-                Ok(ChatEvent::ToolCalls(tc)) => {
-                    send(&tx, &sse_data(&chunk(&id, created, &model, json!({"tool_calls": tc}), None)));
-                    finish_reason.get_or_insert_with(|| "tool_calls".into());
-                }
-                Ok(ChatEvent::Finish(r)) => finish_reason = Some(r),
-                Ok(ChatEvent::Usage(u)) => usage = Some(u),
-                Err(e) => {
-                    failed = true;
-                    let err = json!({"error": {"message": e.public_message(), "type": e.openai_type(), "param": null, "code": "upstream_stream_error"}});
-                    send(&tx, &sse_data(&err));
-                    break;
-                }
-            }
-        }
-        if !failed {
-            let reason = finish_reason.unwrap_or_else(|| "stop".into());
-            send(&tx, &sse_data(&chunk(&id, created, &model, json!({}), Some(&reason))));
-        }
-        let usage = usage.unwrap_or_else(|| Usage::new(prompt_estimate, estimate_tokens(&text)));
-        if include_usage && !failed {
-            send(&tx, &sse_data(&usage_chunk(&id, created, &model, usage)));
-        }
-        send(&tx, SSE_DONE);
-        drop(tx);
-        let conv = conv_info.map(|(c, turns, keep)| (c, turns, text, keep));
-        finish(env, now, key, model, usage, failed, conv).await;
+        let done = relay.finish(events, out).await;
+        let conv = conv_info.map(|(c, turns, keep)| (c, turns, done.text, keep));
+        finish(env, now, key, model, done.usage, done.failed, conv).await;
     });
-    let body = rx.map(|s| Ok::<Vec<u8>, worker::Error>(s.into_bytes()));
-    let mut resp = Response::from_stream(body).map_err(internal)?;
+    let mut resp = Response::from_body(ResponseBody::Stream(body)).map_err(internal)?;
     let h = resp.headers_mut();
     h.set("content-type", "text/event-stream; charset=utf-8")
         .map_err(internal)?;
     h.set("cache-control", "no-cache, no-transform")
         .map_err(internal)?;
     with_gateway_headers(resp, &p.sources, p.conversation.as_deref())
-}
-
-fn send(tx: &UnboundedSender<String>, s: &str) {
-    // A closed channel means the client left; the producer keeps going for accounting.
-    let _ = tx.unbounded_send(s.to_string());
 }
 
 fn origin(req: &Request) -> String {

@@ -16,6 +16,7 @@ pub mod kv_settings;
 pub mod maintenance;
 pub mod memory_store;
 pub mod rate_limit;
+pub mod sse_out;
 pub mod vector_d1;
 pub mod vectorize;
 pub mod workers_ai;

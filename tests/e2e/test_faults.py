@@ -33,6 +33,8 @@ class FaultyUpstream:
         if body.get("stream"):
             def chunks():
                 yield "data: " + json.dumps({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}) + "\n\n"
+                if "cut-at-once" in text:
+                    return  # gone before the first token
                 for w in ("partial", "answer", "that"):
                     yield "data: " + json.dumps({**base, "choices": [{"index": 0, "delta": {"content": w + " "}, "finish_reason": None}]}) + "\n\n"
                 if "truncate" in text:
@@ -124,6 +126,20 @@ def test_a_truncated_upstream_stream_ends_in_an_error_and_is_counted(faulty):
     text = "".join(ch.delta.content or "" for c in client.chat.completions.create(
         model="m", messages=[{"role": "user", "content": "whole please"}], stream=True) for ch in c.choices)
     assert text.split() == ["partial", "answer", "that"]
+
+
+def test_a_stream_cut_before_the_first_token_is_an_http_error_not_a_200(faulty):
+    """memgate waits for the first token before answering, so a stream that dies before
+    any is refused with a status and an OpenAI error body, as a non-streaming call is."""
+    owner = f"cut0-{uuid.uuid4().hex[:6]}"
+    client = sdk(faulty, owner)
+    with pytest.raises(openai.APIStatusError) as e:
+        list(client.chat.completions.create(model="m", messages=[{"role": "user", "content": "cut-at-once"}], stream=True))
+    assert e.value.status_code == 502
+    assert "ended before the answer was complete" in e.value.message
+    assert set(e.value.body) >= {"message", "type", "param", "code"}
+    rows = usage_of(faulty, owner)
+    assert rows and rows[0]["errors"] == 1, rows
 
 
 def r2_dir(worker):
