@@ -19,6 +19,17 @@ use crate::platform::memory_store::{Filters, Inserted};
 use crate::platform::vector_d1::D1VectorIndex;
 use crate::platform::vectorize::AnyVectorIndex;
 
+/// One search as the rankers see it: whose memories, the query as a vector and as text,
+/// how many candidates to rank, and the filters every result must pass.
+#[derive(Clone, Copy)]
+struct RankQuery<'q, 'f> {
+    owner: &'q str,
+    vector: &'q [f32],
+    text: &'q str,
+    pool: usize,
+    filters: &'q Filters<'f>,
+}
+
 /// Both rankings of a search, the cosine of every scored candidate, and the candidates that
 /// pass the filters (with their memory when already fetched).
 struct Ranked {
@@ -177,15 +188,16 @@ impl App<'_> {
             .pop()
             .ok_or_else(|| Error::Internal("no query embedding".into()))?;
         let t0 = js_sys::Date::now();
+        let q = RankQuery {
+            owner,
+            vector: &query_vec,
+            text: &p.query,
+            pool,
+            filters: &filters,
+        };
         let ranked = match &self.index {
-            AnyVectorIndex::D1(index) => {
-                self.rank_local(index, owner, &query_vec, &p.query, pool, &filters)
-                    .await?
-            }
-            AnyVectorIndex::Vectorize(_) => {
-                self.rank_remote(owner, &query_vec, &p.query, pool, &filters)
-                    .await?
-            }
+            AnyVectorIndex::D1(index) => self.rank_local(index, q).await?,
+            AnyVectorIndex::Vectorize(_) => self.rank_remote(q).await?,
         };
         let t1 = js_sys::Date::now();
         let fused = rrf_fuse(&[&ranked.vector_ids, &ranked.keyword_ids]);
@@ -251,15 +263,14 @@ impl App<'_> {
     /// pick the vector candidates while one batch fetches sketch changes, the keyword matches
     /// and every candidate that passes the filters with its exact vector and content. Only
     /// if the sketches changed meanwhile does a second query fetch the new candidates.
-    async fn rank_local(
-        &self,
-        index: &D1VectorIndex<'_>,
-        owner: &str,
-        query_vec: &[f32],
-        query: &str,
-        pool: usize,
-        filters: &Filters<'_>,
-    ) -> Result<Ranked> {
+    async fn rank_local(&self, index: &D1VectorIndex<'_>, q: RankQuery<'_, '_>) -> Result<Ranked> {
+        let RankQuery {
+            owner,
+            vector: query_vec,
+            text: query,
+            pool,
+            filters,
+        } = q;
         let top_k = pool.min(100);
         let guessed = index.cached_candidates(owner, query_vec, top_k);
         let fts = fts_query(query);
@@ -335,14 +346,14 @@ impl App<'_> {
 
     /// Ranking with a remote index (Vectorize): its top hits and the keyword query at once,
     /// exact scores for keyword-only hits, then the rows of every candidate.
-    async fn rank_remote(
-        &self,
-        owner: &str,
-        query_vec: &[f32],
-        query: &str,
-        pool: usize,
-        filters: &Filters<'_>,
-    ) -> Result<Ranked> {
+    async fn rank_remote(&self, q: RankQuery<'_, '_>) -> Result<Ranked> {
+        let RankQuery {
+            owner,
+            vector: query_vec,
+            text: query,
+            pool,
+            filters,
+        } = q;
         let keyword = self.keyword_ranking(owner, query, pool, filters);
         let (vector_hits, keyword_ids) =
             futures_util::future::join(self.index.query(owner, query_vec, pool.min(100)), keyword)
