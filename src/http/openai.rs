@@ -363,6 +363,8 @@ pub async fn chat_completions(ctx: &Ctx, req: &mut Request) -> HttpResult {
     // The upstream is read to the end even if the client goes away, so usage is counted.
     ctx.wctx.wait_until(async move {
         let done = relay.finish(events, out).await;
+        // As in `Ctx::after_response`: the stream's last bytes leave before the usage write.
+        worker::Delay::from(std::time::Duration::from_millis(1)).await;
         let conv = conv_info.map(|(c, turns, keep)| (c, turns, done.text, keep));
         finish(env, now, key, model, done.usage, done.failed, conv).await;
     });
