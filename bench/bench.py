@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import re
 import socket
 import statistics
@@ -52,27 +53,22 @@ def measure(fn, n, warm=20):
     return [timed(fn) for _ in range(n)]
 
 
-def alternating(a, b, n, warm=20):
-    """Runs a, b, a, b, ...; returns (a_ms, b_ms, per-pair b - a)."""
-    for _ in range(warm):
-        a(), b()
-    xs, ys = [], []
-    for _ in range(n):
-        xs.append(timed(a))
-        ys.append(timed(b))
-    return xs, ys, [y - x for x, y in zip(xs, ys)]
-
-
 def interleaved(fns, n, warm=20):
-    """Runs fns[0], fns[1], ... in turn n times; returns one list of timings per function.
-    Machine drift hits every function alike, so per-round differences are meaningful."""
+    """Runs every function once per round, n rounds; returns one list of timings per
+    function. Machine drift hits every function alike, so per-round differences are
+    meaningful. The order is shuffled each round (seeded): on two cores a request pays for
+    the tail work of the one before it (another runtime's logging, a usage write), and a
+    fixed order would always charge the same side."""
+    rng = random.Random(7)
     for _ in range(warm):
         for f in fns:
             f()
     out = [[] for _ in fns]
+    order = list(range(len(fns)))
     for _ in range(n):
-        for i, f in enumerate(fns):
-            out[i].append(timed(f))
+        rng.shuffle(order)
+        for i in order:
+            out[i].append(timed(fns[i]))
     return out
 
 
@@ -214,12 +210,17 @@ class UpstreamProcess:
 
 
 def ttft(client: httpx.Client, url: str, headers: dict, body: dict) -> float:
+    """Time to the first content frame. The rest of the stream is read too, as a client
+    does: leaving early would close the connection and make the next request reconnect."""
     t = time.perf_counter()
+    first = None
     with client.stream("POST", url, headers=headers, json=body) as r:
         for line in r.iter_lines():
-            if line.startswith("data:") and '"content":"hi"' in line.replace(" ", ""):
-                return (time.perf_counter() - t) * 1000
-    raise RuntimeError("no content chunk")
+            if first is None and line.startswith("data:") and '"content":"hi"' in line.replace(" ", ""):
+                first = (time.perf_counter() - t) * 1000
+    if first is None:
+        raise RuntimeError("no content chunk")
+    return first
 
 
 class TrivialProxy:
