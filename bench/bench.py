@@ -8,8 +8,6 @@ import json
 import os
 import random
 import re
-import socket
-import statistics
 import subprocess
 import sys
 import threading
