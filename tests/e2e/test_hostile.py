@@ -891,3 +891,8 @@ def test_zz_no_secret_in_any_response_body(env):
     assert not leaks, "secrets in response bodies:\n  " + "\n  ".join(sorted(set(leaks))[:50])
     for label, text in env.bodies:
         assert_no_internals(text, label)
+    # The runtime's log (the Worker's console output and the request lines) holds none either.
+    log = env.worker.log_path.read_text(errors="replace")
+    assert "POST /admin/login" in log, "the scan needs the request log"
+    in_log = [what for what, secret in secrets.items() if secret in log]
+    assert not in_log, f"secrets in the runtime log: {in_log}"
