@@ -131,7 +131,9 @@ export class Ai extends WorkerEntrypoint {
     const messages = inputs.messages || [{ role: "user", content: inputs.prompt || "" }];
     const last = [...messages].reverse().find((m) => m.role === "user");
     if (String(last ? last.content : "").includes("ai-down")) throw new Error("injected Workers AI chat failure");
-    const reply = `stand-in reply to: ${String(last ? last.content : "").slice(0, 200)}`;
+    const asked = String(last ? last.content : "");
+    // "show max_tokens" makes the answer report the limit it was given (always passed).
+    const reply = asked.includes("show max_tokens") ? `max_tokens=${inputs.max_tokens}` : `stand-in reply to: ${asked.slice(0, 200)}`;
     if (inputs.stream) {
       const enc = new TextEncoder();
       const words = reply.split(" ");

@@ -55,14 +55,40 @@ fn preview(content: &str) -> String {
 impl App<'_> {
     /// Stores a memory: durable in D1 first, then indexed. An index failure leaves the memory
     /// flagged (`vector_state = 0`) for the scheduled repair; the store still succeeds.
-    pub async fn store_memory(
+    pub async fn store_memory(&self, owner: &str, new: &NewMemory) -> Result<Inserted> {
+        let (inserted, to_index) = self.insert_memory(owner, new, None).await?;
+        if let Some(item) = to_index {
+            if let Err(e) = self.index_memories(owner, vec![item]).await {
+                worker::console_warn!("indexing deferred to repair: {e}");
+            }
+        }
+        if let Inserted::Created(m, _) = &inserted {
+            self.emit(
+                owner,
+                "memory_stored",
+                json!({
+                    "type": "memory_stored",
+                    "content_hash": m.content_hash,
+                    "content_preview": preview(&m.content),
+                    "tags": m.tags,
+                    "memory_type": m.memory_type,
+                    "timestamp": iso8601(self.now),
+                }),
+            );
+        }
+        Ok(inserted)
+    }
+
+    /// Writes a memory's row (durable when this returns). Locally (D1 index, built-in
+    /// embedder) the vector commits with the row; otherwise the memory is returned for the
+    /// caller to index, alone or in a batch (imports embed 100 texts per model call).
+    pub async fn insert_memory(
         &self,
         owner: &str,
         new: &NewMemory,
         times: Option<(f64, f64)>,
-    ) -> Result<Inserted> {
+    ) -> Result<(Inserted, Option<ToIndex>)> {
         let (created, updated) = times.unwrap_or((self.now, self.now));
-        // Locally (D1 index, built-in embedder) the vector commits with the row.
         let vid = vector_id(owner, &new.content_hash);
         let inline = match (&self.index, &self.embedder) {
             (AnyVectorIndex::D1(index), AnyEmbedder::Hashing) => Some(index.statements_for_new(
@@ -85,36 +111,16 @@ impl App<'_> {
             )
             .await?;
         self.timing(&[("insert", js_sys::Date::now() - t0)]);
-        if let Inserted::Created(m, id) = &inserted {
-            if !indexed {
-                let item = ToIndex {
-                    id: *id,
-                    content_hash: m.content_hash.clone(),
-                    memory_type: m.memory_type.clone(),
-                    content: new.content.clone(),
-                };
-                if let Err(e) = self.index_memories(owner, vec![item]).await {
-                    worker::console_warn!("indexing deferred to repair: {e}");
-                }
-            }
-            if times.is_some() {
-                // Imports are bulk restores, not news: no event per memory.
-                return Ok(inserted);
-            }
-            self.emit(
-                owner,
-                "memory_stored",
-                json!({
-                    "type": "memory_stored",
-                    "content_hash": m.content_hash,
-                    "content_preview": preview(&m.content),
-                    "tags": m.tags,
-                    "memory_type": m.memory_type,
-                    "timestamp": iso8601(self.now),
-                }),
-            );
-        }
-        Ok(inserted)
+        let to_index = match &inserted {
+            Inserted::Created(m, id) if !indexed => Some(ToIndex {
+                id: *id,
+                content_hash: m.content_hash.clone(),
+                memory_type: m.memory_type.clone(),
+                content: new.content.clone(),
+            }),
+            _ => None,
+        };
+        Ok((inserted, to_index))
     }
 
     /// Embeds and writes vectors for memories of one owner.

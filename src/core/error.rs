@@ -86,6 +86,34 @@ impl Error {
         }
     }
 
+    /// The same error with `name` replaced by `shown` in its message: an upstream's own error
+    /// text may name its model, which the public model name stands in front of.
+    pub fn hiding(self, name: &str, shown: &str) -> Self {
+        if name.is_empty() {
+            return self;
+        }
+        let hide = |m: String| m.replace(name, shown);
+        match self {
+            Error::Invalid { message, param } => Error::Invalid {
+                message: hide(message),
+                param,
+            },
+            Error::RateLimited {
+                message,
+                retry_after_secs,
+            } => Error::RateLimited {
+                message: hide(message),
+                retry_after_secs,
+            },
+            Error::Upstream { message, status } => Error::Upstream {
+                message: hide(message),
+                status,
+            },
+            Error::NotFound(m) => Error::NotFound(hide(m)),
+            other => other,
+        }
+    }
+
     /// A message safe to show a client: internal details are replaced by a generic text.
     pub fn public_message(&self) -> String {
         match self {
@@ -144,5 +172,25 @@ impl Error {
 impl From<serde_json::Error> for Error {
     fn from(e: serde_json::Error) -> Self {
         Error::invalid(format!("invalid JSON body: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hiding_replaces_a_name_in_client_visible_messages() {
+        let e = Error::invalid("upstream: The model `gpt-secret` does not exist");
+        assert_eq!(
+            e.hiding("gpt-secret", "the model").public_message(),
+            "upstream: The model `the model` does not exist"
+        );
+        let e = Error::Upstream {
+            message: "gpt-secret failed".into(),
+            status: Some(500),
+        };
+        assert_eq!(e.hiding("gpt-secret", "x").to_string(), "x failed");
+        assert_eq!(Error::invalid("a").hiding("", "b").to_string(), "a");
     }
 }

@@ -28,8 +28,8 @@ pub struct StreamOptions {
     pub include_usage: Option<bool>,
 }
 
-/// `POST /v1/chat/completions`. Unknown fields are kept (and passed to OpenAI-compatible
-/// upstreams) rather than refused, as OpenAI's own clients add fields over time.
+/// `POST /v1/chat/completions`. Unknown fields are accepted and ignored, as OpenAI's own
+/// clients add fields over time; OpenAI's known parameters are passed on (`FORWARDED`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct ChatRequest {
     #[serde(default)]
@@ -78,7 +78,40 @@ const ROLES: [&str; 6] = [
     "function",
 ];
 /// Fields memgate handles itself and never forwards.
-const NOT_FORWARDED: [&str; 3] = ["model", "stream_options", "conversation_id"];
+/// OpenAI's chat parameters that reach an OpenAI-compatible upstream as sent (model,
+/// messages, stream and the token limit are set by memgate). Anything else is ignored, as a
+/// strict upstream (OpenAI itself) refuses arguments it does not know; `top_k`, `min_p` and
+/// `repetition_penalty` are the common extensions of vLLM, Ollama and llama.cpp servers.
+const FORWARDED: [&str; 28] = [
+    "audio",
+    "frequency_penalty",
+    "function_call",
+    "functions",
+    "logit_bias",
+    "logprobs",
+    "metadata",
+    "min_p",
+    "modalities",
+    "parallel_tool_calls",
+    "prediction",
+    "presence_penalty",
+    "prompt_cache_key",
+    "reasoning_effort",
+    "repetition_penalty",
+    "response_format",
+    "safety_identifier",
+    "seed",
+    "service_tier",
+    "stop",
+    "store",
+    "tool_choice",
+    "tools",
+    "top_k",
+    "top_logprobs",
+    "user",
+    "verbosity",
+    "web_search_options",
+];
 
 fn number(v: &Option<Value>, param: &str, min: f64, max: f64) -> Result<Option<f64>> {
     match v {
@@ -206,9 +239,7 @@ impl ChatRequest {
             validate_conversation_id(id)?;
         }
         let mut passthrough = self.extra;
-        for k in NOT_FORWARDED {
-            passthrough.remove(k);
-        }
+        passthrough.retain(|k, _| FORWARDED.contains(&k.as_str()));
         Ok(Chat {
             messages: self.messages,
             stream: self.stream.unwrap_or(false),
@@ -618,7 +649,8 @@ mod tests {
         .unwrap();
         assert_eq!(c.max_tokens, Some(50));
         assert!(c.stream && c.include_usage);
-        assert!(c.passthrough.contains_key("tools") && c.passthrough.contains_key("unknown_field"));
+        assert!(c.passthrough.contains_key("tools") && c.passthrough.contains_key("seed"));
+        assert!(!c.passthrough.contains_key("unknown_field"));
         assert!(!c.passthrough.contains_key("model"));
         assert_eq!(content_text(&c.messages[1].content), "hi");
     }

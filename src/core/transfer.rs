@@ -6,8 +6,8 @@ use serde_json::{Map, Value};
 
 use crate::core::error::{Error, Result};
 use crate::core::memory::{
-    content_hash, validate_content, validate_memory_type, validate_metadata, validate_tags,
-    NewMemory, TagsInput,
+    content_hash, is_content_hash, validate_content, validate_memory_type, validate_metadata,
+    validate_tags, NewMemory, TagsInput,
 };
 
 pub const MAX_IMPORT_ITEMS: usize = 10_000;
@@ -39,15 +39,21 @@ pub struct ImportRecord {
 impl ImportItem {
     pub fn validate(self) -> Result<ImportRecord> {
         let content = validate_content(&self.content)?;
-        let hash = content_hash(&content);
-        if let Some(given) = &self.content_hash {
-            if given != &hash {
-                return Err(Error::invalid_param(
-                    "content_hash",
-                    "content_hash does not match the content (sha256 of the trimmed, lower-cased content)",
-                ));
+        // A given hash is kept: mcp-memory-service hashes the metadata with the content when
+        // there is any, and its clients refer to memories by those hashes.
+        let hash = match self.content_hash {
+            None => content_hash(&content),
+            Some(given) => {
+                let given = given.to_ascii_lowercase();
+                if !is_content_hash(&given) {
+                    return Err(Error::invalid_param(
+                        "content_hash",
+                        "content_hash must be 64 hex digits (a SHA-256)",
+                    ));
+                }
+                given
             }
-        }
+        };
         let metadata: Map<String, Value> = validate_metadata(self.metadata.as_ref())?;
         let valid_time =
             |t: Option<f64>| t.filter(|t| t.is_finite() && *t >= 0.0 && *t < 32_503_680_000.0);
@@ -143,6 +149,29 @@ mod tests {
             .unwrap();
         assert_eq!(rec.created_at, Some(1_700_000_000.0));
         assert_eq!(parse_import("[{\"content\": \"z\"}]").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn keeps_a_given_hash_and_computes_a_missing_one() {
+        let first = |body: &str| {
+            parse_import(body)
+                .unwrap()
+                .into_iter()
+                .next()
+                .unwrap()
+                .1
+                .unwrap()
+                .validate()
+                .unwrap()
+                .memory
+                .content_hash
+        };
+        let theirs = "AB".repeat(32);
+        let body = format!(
+            "{{\"content\": \"a\", \"metadata\": {{\"k\": 1}}, \"content_hash\": \"{theirs}\"}}"
+        );
+        assert_eq!(first(&body), "ab".repeat(32));
+        assert_eq!(first("{\"content\": \" A \"}"), content_hash("a"));
     }
 
     #[test]

@@ -239,7 +239,7 @@ fn internal(e: Error) -> RpcError {
 async fn run(ctx: &Ctx, app: &App<'_>, owner: &str, call: ToolCall) -> Result<Value> {
     match call {
         ToolCall::Store(new) => {
-            let inserted = app.store_memory(owner, &new, None).await?;
+            let inserted = app.store_memory(owner, &new).await?;
             Ok(match inserted {
                 crate::platform::memory_store::Inserted::Created(m, _) => {
                     json!({"success": true, "message": "Memory stored", "content_hash": m.content_hash, "memory": m})

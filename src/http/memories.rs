@@ -34,7 +34,7 @@ pub async fn create(ctx: &Ctx, req: &mut Request) -> HttpResult {
     let body: CreateMemoryRequest = read_json(req, MAX_JSON_BODY).await?;
     let new = body.validate()?;
     let app = ctx.app().await?;
-    let inserted = app.store_memory(caller.owner(), &new, None).await?;
+    let inserted = app.store_memory(caller.owner(), &new).await?;
     ctx.flush_events(&app);
     match inserted {
         Inserted::Created(memory, _) => json(

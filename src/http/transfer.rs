@@ -4,6 +4,8 @@ use futures_util::stream;
 use serde_json::json;
 use worker::{Request, Response};
 
+use crate::app::memories::ToIndex;
+use crate::app::App;
 use crate::core::auth::Scope;
 use crate::core::transfer::parse_import;
 use crate::core::Error;
@@ -16,6 +18,18 @@ use crate::platform::Bindings;
 
 const EXPORT_PAGE: u32 = 100;
 pub const MAX_IMPORT_BYTES: usize = 32 * 1024 * 1024;
+const INDEX_BATCH: usize = 100;
+const MAX_REPORTED_ERRORS: usize = 100;
+
+async fn index_batch(app: &App<'_>, owner: &str, items: Vec<ToIndex>) {
+    if items.is_empty() {
+        return;
+    }
+    let n = items.len();
+    if let Err(e) = app.index_memories(owner, items).await {
+        worker::console_warn!("indexing of {n} imported memories deferred to repair: {e}");
+    }
+}
 
 pub async fn export(ctx: &Ctx, req: &mut Request) -> HttpResult {
     let caller = require(ctx, req, Scope::MemoryRead).await?;
@@ -68,13 +82,18 @@ pub async fn import(ctx: &Ctx, req: &mut Request) -> HttpResult {
         String::from_utf8(bytes).map_err(|_| Error::invalid("the import must be UTF-8 text"))?;
     let items = parse_import(&body)?;
     let app = ctx.app().await?;
-    let (mut imported, mut skipped) = (0u64, 0u64);
+    let owner = caller.owner();
+    let (mut imported, mut skipped, mut failed) = (0u64, 0u64, 0u64);
     let mut errors = Vec::new();
+    // Rows first, each durable as it goes; vectors then in batches, so that a large import
+    // costs one model call per 100 memories. A failed batch is left to the scheduled repair.
+    let mut to_index = Vec::new();
     for (line, item) in items {
         let record = match item.and_then(|i| i.validate()) {
             Ok(r) => r,
             Err(e) => {
-                if errors.len() < 100 {
+                failed += 1;
+                if errors.len() < MAX_REPORTED_ERRORS {
                     errors.push(json!({"line": line, "error": e.public_message()}));
                 }
                 continue;
@@ -82,15 +101,19 @@ pub async fn import(ctx: &Ctx, req: &mut Request) -> HttpResult {
         };
         let created = record.created_at.unwrap_or(ctx.now);
         let updated = record.updated_at.unwrap_or(created);
-        match app
-            .store_memory(caller.owner(), &record.memory, Some((created, updated)))
-            .await?
-        {
+        let (inserted, pending) = app
+            .insert_memory(owner, &record.memory, Some((created, updated)))
+            .await?;
+        match inserted {
             Inserted::Created(..) => imported += 1,
             Inserted::Duplicate(_) => skipped += 1,
         }
+        to_index.extend(pending);
+        if to_index.len() >= INDEX_BATCH {
+            index_batch(&app, owner, std::mem::take(&mut to_index)).await;
+        }
     }
-    let failed = errors.len();
+    index_batch(&app, owner, to_index).await;
     json(
         200,
         &json!({

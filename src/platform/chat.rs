@@ -182,7 +182,27 @@ impl ChatBackend {
         inputs
     }
 
+    /// The upstream's name for its model, which no answer of memgate's shows.
+    fn upstream_model(&self) -> &str {
+        match self {
+            ChatBackend::OpenAi { model, .. } | ChatBackend::WorkersAi { model, .. } => model,
+        }
+    }
+
     pub async fn complete(&self, chat: &Chat, messages: &[ChatMessage]) -> Result<Completion> {
+        self.complete_unhidden(chat, messages)
+            .await
+            .map_err(|e| e.hiding(self.upstream_model(), "the model"))
+    }
+
+    /// Starts a streaming completion. Retries happen here, before the first byte.
+    pub async fn stream(&self, chat: &Chat, messages: &[ChatMessage]) -> Result<EventStream> {
+        self.stream_unhidden(chat, messages)
+            .await
+            .map_err(|e| e.hiding(self.upstream_model(), "the model"))
+    }
+
+    async fn complete_unhidden(&self, chat: &Chat, messages: &[ChatMessage]) -> Result<Completion> {
         match self {
             ChatBackend::OpenAi {
                 base_url,
@@ -270,8 +290,7 @@ impl ChatBackend {
         }
     }
 
-    /// Starts a streaming completion. Retries happen here, before the first byte.
-    pub async fn stream(&self, chat: &Chat, messages: &[ChatMessage]) -> Result<EventStream> {
+    async fn stream_unhidden(&self, chat: &Chat, messages: &[ChatMessage]) -> Result<EventStream> {
         match self {
             ChatBackend::OpenAi {
                 base_url,

@@ -78,27 +78,30 @@ impl AnyEmbedder {
                 )
             })
             .collect();
-        let mut out: Vec<Option<Vec<f32>>> = Vec::with_capacity(texts.len());
-        for k in &keys {
-            let cached = kv
-                .get(k)
-                .text()
-                .await
-                .ok()
-                .flatten()
-                .and_then(|s| decode_f32s(&s));
-            out.push(cached.filter(|v| v.len() == INDEX_DIMENSIONS));
-        }
+        // One KV round trip for the lot, not one per text (a document has hundreds).
+        let mut out: Vec<Option<Vec<f32>>> =
+            futures_util::future::join_all(keys.iter().map(|k| async move {
+                kv.get(k)
+                    .text()
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|s| decode_f32s(&s))
+                    .filter(|v| v.len() == INDEX_DIMENSIONS)
+            }))
+            .await;
         let missing: Vec<usize> = (0..texts.len()).filter(|i| out[*i].is_none()).collect();
         if !missing.is_empty() {
             let todo: Vec<String> = missing.iter().map(|i| texts[*i].clone()).collect();
             let fresh = self.embed(&todo).await?;
+            let mut puts = Vec::with_capacity(missing.len());
             for (i, v) in missing.into_iter().zip(fresh) {
                 if let Ok(put) = kv.put(&keys[i], encode_f32s(&v)) {
-                    let _ = put.expiration_ttl(CACHE_TTL_SECS).execute().await;
+                    puts.push(put.expiration_ttl(CACHE_TTL_SECS).execute());
                 }
                 out[i] = Some(v);
             }
+            let _ = futures_util::future::join_all(puts).await;
         }
         Ok(out.into_iter().map(|v| v.unwrap_or_default()).collect())
     }

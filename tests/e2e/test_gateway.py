@@ -4,6 +4,7 @@ OpenAI-compatible upstream on loopback (and Workers AI through a stand-in)."""
 import base64
 import json
 import subprocess
+import threading
 import time
 
 import httpx
@@ -30,6 +31,9 @@ class Upstream:
 
     def __init__(self):
         self.failures = {}
+        # A "gated" stream sends its first word, then waits for the test to open the gate.
+        self.gate = threading.Event()
+        self.gate_opened_in_time = None
 
     def __call__(self, req):
         path, body = req["path"], req["body"] or {}
@@ -43,17 +47,41 @@ class Upstream:
             return 429, {"retry-after": "0", "content-type": "application/json"}, json.dumps({"error": {"message": "slow down"}})
         if "500-always" in text:
             return 500, None, {"error": {"message": "upstream exploded"}}
+        if "429-always" in text:
+            return 429, {"retry-after": "0", "content-type": "application/json"}, json.dumps({"error": {"message": "quota exhausted"}})
+        if "400-always" in text:
+            return 400, None, {"error": {"message": "'stop' must be a string or an array"}}
+        if "404-model" in text:
+            return 404, None, {"error": {"message": f"The model `{UPSTREAM_MODEL}` does not exist or you do not have access to it."}}
         if "pip" in text.lower():
             reply = json.dumps({"diagnosis": "missing compiler", "cause": "no gcc", "fix_commands": ["apt-get install gcc"], "confidence": "high"})
         else:
             reply = f"echo: {text}"
+        if "call-tool" in text:
+            call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}
+            if not body.get("stream"):
+                return 200, None, {"id": "up-2", "object": "chat.completion", "created": 1, "model": UPSTREAM_MODEL,
+                                   "choices": [{"index": 0, "message": {"role": "assistant", "content": None, "tool_calls": [call]}, "finish_reason": "tool_calls"}],
+                                   "usage": {"prompt_tokens": 20, "completion_tokens": 9, "total_tokens": 29}}
+            def tool_chunks():
+                base = {"id": "up-2", "object": "chat.completion.chunk", "created": 1, "model": UPSTREAM_MODEL}
+                first = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": ""}}
+                for delta in [{"role": "assistant", "content": None, "tool_calls": [first]},
+                              {"tool_calls": [{"index": 0, "function": {"arguments": '{"city": '}}]},
+                              {"tool_calls": [{"index": 0, "function": {"arguments": '"Oslo"}'}}]}]:
+                    yield "data: " + json.dumps({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}) + "\n\n"
+                yield "data: " + json.dumps({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}) + "\n\n"
+                yield "data: [DONE]\n\n"
+            return 200, {"content-type": "text/event-stream"}, tool_chunks()
         if body.get("stream"):
             def chunks():
                 base = {"id": "up-1", "object": "chat.completion.chunk", "created": 1, "model": UPSTREAM_MODEL}
                 yield "data: " + json.dumps({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}) + "\n\n"
-                for w in reply.split(" "):
+                for i, w in enumerate(reply.split(" ")):
                     if "slow-stream" in text:
                         time.sleep(0.15)
+                    if "gated" in text and i == 1:
+                        self.gate_opened_in_time = self.gate.wait(10)
                     yield "data: " + json.dumps({**base, "choices": [{"index": 0, "delta": {"content": w + " "}, "finish_reason": None}]}) + "\n\n"
                 yield "data: " + json.dumps({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}) + "\n\n"
                 if (body.get("stream_options") or {}).get("include_usage"):
@@ -198,6 +226,13 @@ def test_embeddings_in_both_encodings(client):
     b = client.embeddings.create(model="memgate-embedding", input="hello world")  # the SDK asks for base64
     assert len(b.data[0].embedding) == 768
     assert abs(b.data[0].embedding[0] - r.data[0].embedding[0]) < 1e-6
+    raw = httpx.post(f"{client.base_url}embeddings", headers={"Authorization": f"Bearer {client.key}"},
+                     json={"input": "hello world", "encoding_format": "base64"}).json()
+    packed = raw["data"][0]["embedding"]
+    assert isinstance(packed, str), "base64 is a string of little-endian float32s"
+    import struct
+    floats = struct.unpack("<768f", base64.b64decode(packed))
+    assert abs(floats[0] - r.data[0].embedding[0]) < 1e-6
     with pytest.raises(openai.BadRequestError) as e:
         client.embeddings.create(model="memgate-embedding", input=[[1, 2, 3]])
     assert "token" in e.value.body["message"]
@@ -283,6 +318,9 @@ def test_workers_ai_provider_through_the_binding(cloud_worker):
     r = c.chat.completions.create(model="memgate", messages=[{"role": "user", "content": "hi from the SDK"}], max_tokens=33)
     assert r.choices[0].message.content == "stand-in reply to: hi from the SDK"
     assert r.usage.total_tokens > 0
+    limits = [c.chat.completions.create(model="m", messages=[{"role": "user", "content": "show max_tokens"}], **kw).choices[0].message.content
+              for kw in ({"max_tokens": 33}, {"max_completion_tokens": 44}, {})]
+    assert limits == ["max_tokens=33", "max_tokens=44", "max_tokens=1024"], "Workers AI always gets a limit"
     chunks = list(c.chat.completions.create(model="memgate", messages=[{"role": "user", "content": "stream from workers ai"}], stream=True, stream_options={"include_usage": True}))
     text = "".join(ch.delta.content or "" for x in chunks for ch in x.choices)
     assert text == "stand-in reply to: stream from workers ai"
@@ -312,3 +350,97 @@ def test_usage_counted_when_the_client_disconnects_mid_stream(worker, admin_key,
             break
         time.sleep(0.3)
     assert rows and rows[0]["requests"] == 1 and rows[0]["completion_tokens"] > 0, rows
+
+
+def test_frames_leave_as_the_upstream_produces_them(client, worker, upstream):
+    """The upstream holds its answer after the first word until the test has that word: a
+    gateway that buffered the stream would deliver nothing until the upstream gave up."""
+    script = upstream.handler
+    script.gate.clear()
+    script.gate_opened_in_time = None
+    texts = []
+    with httpx.stream("POST", f"{worker.url}/v1/chat/completions", timeout=30,
+                      headers={"Authorization": f"Bearer {client.key}", "X-Memgate-Rag": "off"},
+                      json={"messages": [{"role": "user", "content": "gated answer please"}], "stream": True}) as r:
+        for line in r.iter_lines():
+            if not line.startswith("data: ") or line == "data: [DONE]":
+                continue
+            for ch in json.loads(line[6:])["choices"]:
+                texts.append(ch["delta"].get("content") or "")
+            if "".join(texts).strip() == "echo:":
+                assert script.gate_opened_in_time is None, "the upstream was still holding the rest"
+                script.gate.set()
+    assert script.gate_opened_in_time is True, "the first word reached the client before the upstream went on"
+    assert "".join(texts).strip() == "echo: gated answer please"
+
+
+def test_openai_parameters_reach_the_upstream_and_unknown_fields_do_not(client, upstream):
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+    history = [
+        {"role": "developer", "content": "answer briefly"},
+        {"role": "user", "content": "weather?"},
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "call_0", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "call_0", "content": "sunny"},
+        {"role": "user", "content": "and tomorrow?"},
+    ]
+    client.chat.completions.create(model="m", messages=history, tools=tools, tool_choice="auto", stop=["\n\n"], top_p=0.5,
+                                   response_format={"type": "text"}, extra_body={"unknown_field": 1, "top_k": 5},
+                                   extra_headers={"X-Memgate-Rag": "off"})
+    sent = upstream.requests[-1]["body"]
+    assert sent["tools"] == tools and sent["tool_choice"] == "auto" and sent["stop"] == ["\n\n"] and sent["top_p"] == 0.5
+    assert sent["response_format"] == {"type": "text"} and sent["top_k"] == 5
+    assert "unknown_field" not in sent and "conversation_id" not in sent
+    assert sent["messages"][0]["role"] == "system", "the configured system prompt comes first"
+    sent_history = sent["messages"][1:]
+    assert [m["role"] for m in sent_history] == ["developer", "user", "assistant", "tool", "user"]
+    assert sent_history[3]["tool_call_id"] == "call_0" and sent_history[2]["tool_calls"][0]["id"] == "call_0"
+
+
+def test_tool_calls_come_back_streaming_and_not(client):
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+    r = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "call-tool for Oslo"}], tools=tools, extra_headers={"X-Memgate-Rag": "off"})
+    assert r.choices[0].finish_reason == "tool_calls"
+    call = r.choices[0].message.tool_calls[0]
+    assert (call.id, call.function.name, json.loads(call.function.arguments)) == ("call_1", "get_weather", {"city": "Oslo"})
+    chunks = list(client.chat.completions.create(model="m", messages=[{"role": "user", "content": "call-tool for Oslo"}], tools=tools, stream=True,
+                                                 extra_headers={"X-Memgate-Rag": "off"}))
+    deltas = [tc for c in chunks for ch in c.choices for tc in (ch.delta.tool_calls or [])]
+    assert deltas[0].id == "call_1" and deltas[0].function.name == "get_weather"
+    assert json.loads("".join(d.function.arguments or "" for d in deltas)) == {"city": "Oslo"}
+    assert [ch.finish_reason for c in chunks for ch in c.choices if ch.finish_reason] == ["tool_calls"]
+
+
+def test_upstream_errors_are_openai_errors_that_never_name_the_upstream_model(client, upstream):
+    n = len(upstream.requests)
+    with pytest.raises(openai.RateLimitError) as e:
+        client.chat.completions.create(model="m", messages=[{"role": "user", "content": "429-always"}], extra_headers={"X-Memgate-Rag": "off"})
+    assert len(upstream.requests) - n > 1, "a 429 is retried before it is passed on"
+    assert int(e.value.response.headers["retry-after"]) > 0 and e.value.body["type"] == "rate_limit_error"
+    with pytest.raises(openai.BadRequestError) as e:
+        client.chat.completions.create(model="m", messages=[{"role": "user", "content": "400-always"}], extra_headers={"X-Memgate-Rag": "off"})
+    assert "'stop' must be" in e.value.body["message"]
+    for stream in (False, True):
+        with pytest.raises(openai.APIStatusError) as e:
+            r = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "404-model"}], stream=stream, extra_headers={"X-Memgate-Rag": "off"})
+            list(r) if stream else None
+        assert e.value.status_code == 400 and "does not exist" in e.value.body["message"]
+        assert UPSTREAM_MODEL not in e.value.response.text
+
+
+def test_body_conversation_id_and_expired_conversations_pruned_by_the_scheduler(worker, admin_key, client, upstream):
+    conv = f"body-conv-{time.time_ns()}"
+    client.chat.completions.create(model="m", messages=[{"role": "user", "content": "remember plums"}], extra_body={"conversation_id": conv}, extra_headers={"X-Memgate-Rag": "off"})
+    time.sleep(0.4)
+    client.chat.completions.create(model="m", messages=[{"role": "user", "content": "what fruit?"}], extra_body={"conversation_id": conv}, extra_headers={"X-Memgate-Rag": "off"})
+    assert "remember plums" in [m["content"] for m in upstream.requests[-1]["body"]["messages"]]
+    hdr = {"Authorization": f"Bearer {admin_key}"}
+    assert httpx.get(f"{worker.url}/admin/conversations/{conv}", headers=hdr).status_code == 200
+    # Forty days pass for this conversation (the default retention is 30).
+    aged = subprocess.run(["wrangler", "d1", "execute", "DB", "--local", "--env", "local", "-c", str(ROOT / "wrangler.toml"),
+                           "--persist-to", str(worker.state), "--command",
+                           f"UPDATE conversations SET updated_at = updated_at - 40 * 86400 WHERE id = '{conv}'"],
+                          cwd=ROOT, env=tool_env(), capture_output=True, text=True)
+    assert aged.returncode == 0, aged.stderr
+    assert httpx.get(f"{worker.url}/admin/conversations/{conv}", headers=hdr).status_code == 200
+    worker.scheduled()
+    assert httpx.get(f"{worker.url}/admin/conversations/{conv}", headers=hdr).status_code == 404
