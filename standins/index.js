@@ -34,6 +34,14 @@ async function vectorizeDelay(owner, namespace) {
 }
 const calls = { upsert: 0, query: 0, run: 0 };
 
+// Fault injection for Vectorize queries: once an owner starting with "noquery-" has written,
+// every query and lookup of its namespace fails (writes still work).
+const brokenQueries = new Set();
+function queryFaults(owner, namespace) {
+  if (String(owner || "").startsWith("noquery-")) brokenQueries.add(namespace || "");
+  return brokenQueries.has(namespace || "");
+}
+
 function hash32(s) {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) {
@@ -71,6 +79,7 @@ export class Vectorize extends WorkerEntrypoint {
     calls.upsert++;
     const first = vectors[0] || {};
     await vectorizeDelay(first.metadata && first.metadata.owner, first.namespace);
+    queryFaults(first.metadata && first.metadata.owner, first.namespace);
     if (!Array.isArray(vectors) || vectors.length > 1000) throw new Error("upsert takes 1..1000 vectors");
     for (const v of vectors) {
       if (typeof v.id !== "string" || new TextEncoder().encode(v.id).length > 64) throw new Error("VECTOR_ID_TOO_LONG");
@@ -92,6 +101,7 @@ export class Vectorize extends WorkerEntrypoint {
   async query(vector, options = {}) {
     calls.query++;
     await vectorizeDelay("", options.namespace);
+    if (queryFaults("", options.namespace)) throw new Error("injected Vectorize query failure");
     const topK = options.topK ?? 5;
     if (topK > 100) throw new Error("topK must be <= 100");
     const ns = namespaces.get(options.namespace || "") || new Map();

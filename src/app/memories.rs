@@ -12,7 +12,7 @@ use crate::core::search::{fts_query, relevance_reason, rrf_fuse, SearchParams, S
 use crate::core::text::truncate_utf8;
 use crate::core::time::iso8601;
 use crate::core::vector::decode_f32s;
-use crate::core::{Error, Result};
+use crate::core::Result;
 use crate::platform::embedder::AnyEmbedder;
 use crate::platform::error::storage;
 use crate::platform::memory_store::{Filters, Inserted};
@@ -187,23 +187,34 @@ impl App<'_> {
             (n * 4).max(20)
         };
         let te = js_sys::Date::now();
-        let query_vec = self
+        // Without a query vector (the embedder is down) the keyword ranking still answers.
+        let query_vec = match self
             .embedder
             .embed_cached(&self.b.kv, std::slice::from_ref(&p.query))
-            .await?
-            .pop()
-            .ok_or_else(|| Error::Internal("no query embedding".into()))?;
-        let t0 = js_sys::Date::now();
-        let q = RankQuery {
-            owner,
-            vector: &query_vec,
-            text: &p.query,
-            pool,
-            filters: &filters,
+            .await
+        {
+            Ok(mut v) => v.pop(),
+            Err(e) => {
+                self.semantic_failed("the query embedding", &e);
+                None
+            }
         };
-        let ranked = match &self.index {
-            AnyVectorIndex::D1(index) => self.rank_local(index, q).await?,
-            AnyVectorIndex::Vectorize(_) => self.rank_remote(q).await?,
+        let t0 = js_sys::Date::now();
+        let ranked = match &query_vec {
+            Some(vector) => {
+                let q = RankQuery {
+                    owner,
+                    vector,
+                    text: &p.query,
+                    pool,
+                    filters: &filters,
+                };
+                match &self.index {
+                    AnyVectorIndex::D1(index) => self.rank_local(index, q).await?,
+                    AnyVectorIndex::Vectorize(_) => self.rank_remote(q).await?,
+                }
+            }
+            None => self.rank_keywords(owner, &p.query, pool, &filters).await?,
         };
         let t1 = js_sys::Date::now();
         let fused = rrf_fuse(&[&ranked.vector_ids, &ranked.keyword_ids]);
@@ -250,11 +261,19 @@ impl App<'_> {
             results.push(SearchResult {
                 memory,
                 similarity_score: (cosine * 10_000.0).round() / 10_000.0,
-                relevance_reason: relevance_reason(
-                    ranked.vector_ids.iter().position(|v| *v == id),
-                    ranked.keyword_ids.iter().position(|k| *k == id),
-                    cosine,
-                ),
+                relevance_reason: {
+                    let vector_rank = ranked.vector_ids.iter().position(|v| *v == id);
+                    let reason = relevance_reason(
+                        vector_rank,
+                        ranked.keyword_ids.iter().position(|k| *k == id),
+                        cosine,
+                    );
+                    if self.semantic_unavailable() && vector_rank.is_none() {
+                        format!("{reason}; semantic search unavailable")
+                    } else {
+                        reason
+                    }
+                },
             });
         }
         self.emit(
@@ -364,7 +383,11 @@ impl App<'_> {
         let (vector_hits, keyword_ids) =
             futures_util::future::join(self.index.query(owner, query_vec, pool.min(100)), keyword)
                 .await;
-        let (vector_hits, keyword_ids) = (vector_hits?, keyword_ids?);
+        let keyword_ids = keyword_ids?;
+        let vector_hits = vector_hits.unwrap_or_else(|e| {
+            self.semantic_failed("the vector index query", &e);
+            Vec::new()
+        });
         let vector_ids: Vec<i64> = vector_hits.iter().map(|h| h.memory_id).collect();
         let mut scores: HashMap<i64, f64> =
             vector_hits.iter().map(|h| (h.memory_id, h.score)).collect();
@@ -379,8 +402,9 @@ impl App<'_> {
             .filter(|id| !scores.contains_key(id))
             .collect();
         if !unscored.is_empty() {
-            for h in self.index.similarity(owner, query_vec, &unscored).await? {
-                scores.insert(h.memory_id, h.score);
+            match self.index.similarity(owner, query_vec, &unscored).await {
+                Ok(hits) => scores.extend(hits.into_iter().map(|h| (h.memory_id, h.score))),
+                Err(e) => self.semantic_failed("the vector lookup", &e),
             }
         }
         let passing = self
@@ -394,6 +418,30 @@ impl App<'_> {
             vector_ids,
             keyword_ids,
             scores,
+            passing,
+        })
+    }
+
+    /// Ranking by keywords alone, when the query could not be embedded.
+    async fn rank_keywords(
+        &self,
+        owner: &str,
+        query: &str,
+        pool: usize,
+        filters: &Filters<'_>,
+    ) -> Result<Ranked> {
+        let keyword_ids = self.keyword_ranking(owner, query, pool, filters).await?;
+        let passing = self
+            .store
+            .by_ids(owner, &keyword_ids, filters)
+            .await?
+            .into_iter()
+            .map(|(id, m)| (id, Some(m)))
+            .collect();
+        Ok(Ranked {
+            vector_ids: Vec::new(),
+            keyword_ids,
+            scores: HashMap::new(),
             passing,
         })
     }

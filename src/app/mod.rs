@@ -5,7 +5,7 @@ pub mod documents;
 pub mod images;
 pub mod memories;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use crate::core::config::Config;
@@ -34,6 +34,8 @@ pub struct App<'a> {
     pub embedder: AnyEmbedder,
     pub retry: RetryPolicy,
     events: RefCell<Vec<PendingEvent>>,
+    /// Set when a search fell back to keywords alone (embedder or vector index down).
+    semantic_unavailable: Cell<bool>,
     /// Phases of this request's work, for the `Server-Timing` header.
     timings: Timings,
 }
@@ -101,6 +103,7 @@ impl<'a> App<'a> {
             embedder,
             retry,
             events: RefCell::new(Vec::new()),
+            semantic_unavailable: Cell::new(false),
             timings,
         })
     }
@@ -115,6 +118,16 @@ impl<'a> App<'a> {
 
     pub fn timing(&self, phases: &[(&'static str, f64)]) {
         self.timings.record(phases);
+    }
+
+    /// Whether a search of this request ranked by keywords alone.
+    pub fn semantic_unavailable(&self) -> bool {
+        self.semantic_unavailable.get()
+    }
+
+    pub(crate) fn semantic_failed(&self, what: &str, e: &crate::core::Error) {
+        worker::console_warn!("search falls back to keywords: {what} failed: {e}");
+        self.semantic_unavailable.set(true);
     }
 
     pub fn take_events(&self) -> Vec<PendingEvent> {

@@ -26,6 +26,10 @@ use crate::platform::Bindings;
 pub use respond::HttpResult;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Set on answers whose retrieval ranked by keywords alone because the embedder or the
+/// vector index failed: the answer is still useful, and the caller can tell.
+pub const DEGRADED_HEADER: &str = "x-memgate-degraded";
+pub const DEGRADED_SEMANTIC: &str = "semantic-search-unavailable";
 
 /// What every handler gets: bindings, the request's clock, and the execution context.
 pub struct Ctx {
@@ -193,7 +197,7 @@ fn cors(mut resp: Response, path: &str) -> worker::Result<Response> {
     )?;
     h.set(
         "access-control-expose-headers",
-        "x-memgate-sources, x-conversation-id, mcp-session-id, retry-after",
+        "x-memgate-sources, x-conversation-id, x-memgate-degraded, mcp-session-id, retry-after",
     )?;
     h.set("access-control-max-age", "86400")?;
     Ok(resp)

@@ -1,6 +1,7 @@
 //! `/v1`: the OpenAI-compatible API — models, chat completions (memory-augmented, with
 //! server-side conversations and drawing), embeddings, images.
 
+use crate::http::{DEGRADED_HEADER, DEGRADED_SEMANTIC};
 use base64::Engine;
 use serde_json::{json, Value};
 use worker::{Env, Request, Response, ResponseBody};
@@ -255,14 +256,20 @@ fn account(
     ));
 }
 
+/// `semantic_unavailable`: retrieval ranked by keywords alone (embedder or index down).
 fn with_gateway_headers(
     mut resp: Response,
     sources: &[String],
     conversation: Option<&str>,
+    semantic_unavailable: bool,
 ) -> Result<Response> {
     let h = resp.headers_mut();
     h.set("x-memgate-sources", &sources.join(","))
         .map_err(internal)?;
+    if semantic_unavailable {
+        h.set(DEGRADED_HEADER, DEGRADED_SEMANTIC)
+            .map_err(internal)?;
+    }
     if let Some(c) = conversation {
         h.set("x-conversation-id", c).map_err(internal)?;
     }
@@ -329,7 +336,12 @@ pub async fn chat_completions(ctx: &Ctx, req: &mut Request) -> HttpResult {
             200,
             &completion(&id, created, &model, message, &done.finish_reason, usage),
         )?;
-        return with_gateway_headers(resp, &p.sources, p.conversation.as_deref());
+        return with_gateway_headers(
+            resp,
+            &p.sources,
+            p.conversation.as_deref(),
+            app.semantic_unavailable(),
+        );
     }
 
     let mut relay = ChatStreamRelay::new(
@@ -374,7 +386,12 @@ pub async fn chat_completions(ctx: &Ctx, req: &mut Request) -> HttpResult {
         .map_err(internal)?;
     h.set("cache-control", "no-cache, no-transform")
         .map_err(internal)?;
-    with_gateway_headers(resp, &p.sources, p.conversation.as_deref())
+    with_gateway_headers(
+        resp,
+        &p.sources,
+        p.conversation.as_deref(),
+        app.semantic_unavailable(),
+    )
 }
 
 fn origin(req: &Request) -> String {
@@ -433,7 +450,7 @@ async fn draw_reply(
     if !chat.stream {
         let message = json!({"role": "assistant", "content": text, "refusal": null});
         let resp = json(200, &completion(id, created, model, message, "stop", usage))?;
-        return with_gateway_headers(resp, &[], conversation.as_deref());
+        return with_gateway_headers(resp, &[], conversation.as_deref(), false);
     }
     let mut out = String::new();
     out.push_str(&sse_data(&chunk(
@@ -465,7 +482,7 @@ async fn draw_reply(
     resp.headers_mut()
         .set("content-type", "text/event-stream; charset=utf-8")
         .map_err(internal)?;
-    with_gateway_headers(resp, &[], conversation.as_deref())
+    with_gateway_headers(resp, &[], conversation.as_deref(), false)
 }
 
 pub async fn embeddings(ctx: &Ctx, req: &mut Request) -> HttpResult {

@@ -1,5 +1,6 @@
 //! `/api/search*`, `/api/tags`, `/api/stats` and the live event stream.
 
+use crate::http::{DEGRADED_HEADER, DEGRADED_SEMANTIC};
 use serde_json::json;
 use worker::{Request, Response, ResponseBody};
 
@@ -46,7 +47,11 @@ pub async fn semantic(ctx: &Ctx, req: &mut Request) -> HttpResult {
     let app = ctx.app().await?;
     let results = app.search(caller.owner(), &params, range).await?;
     ctx.flush_events(&app);
-    answer(results, &params.query, "semantic", started)
+    let mut resp = answer(results, &params.query, "semantic", started)?;
+    if app.semantic_unavailable() {
+        let _ = resp.headers_mut().set(DEGRADED_HEADER, DEGRADED_SEMANTIC);
+    }
+    Ok(resp)
 }
 
 pub async fn by_tag(ctx: &Ctx, req: &mut Request) -> HttpResult {

@@ -202,6 +202,36 @@ def test_workers_ai_failing_through_every_retry_keeps_the_memory_for_repair(clou
         assert res and res[0]["memory"]["content_hash"] == h and res[0]["similarity_score"] > 0.5
 
 
+def test_search_and_chat_fall_back_to_keywords_when_vectors_fail(cloud_worker):
+    """Vectorize queries failing for this owner, then Workers AI failing for the query text:
+    search still answers from the keyword index (and says so), and chat still gets memories."""
+    owner = f"noquery-{uuid.uuid4().hex[:6]}"
+    key = key_for(cloud_worker, cloud_worker.admin_key, owner)
+    with httpx.Client(base_url=cloud_worker.url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as c:
+        h = c.post("/api/memories", json={"content": "the harbour crane lifts forty containers"}).json()["content_hash"]
+        c.post("/api/memories", json={"content": "a quiet library on the hill"})
+        assert c.get("/api/stats").json()["unindexed"] == 0, "writes still reach the index"
+        r = c.post("/api/search", json={"query": "harbour crane"})
+        assert r.status_code == 200 and r.headers["x-memgate-degraded"] == "semantic-search-unavailable"
+        res = r.json()["results"]
+        assert [x["memory"]["content_hash"] for x in res] == [h]
+        assert res[0]["relevance_reason"].startswith("keyword match") and "semantic search unavailable" in res[0]["relevance_reason"]
+        # The chat's retrieval degrades the same way instead of failing the answer.
+        chat = openai.OpenAI(base_url=f"{cloud_worker.url}/v1", api_key=key, max_retries=0, timeout=60)
+        raw = chat.chat.completions.with_raw_response.create(model="m", messages=[{"role": "user", "content": "what does the harbour crane lift?"}])
+        assert raw.headers["x-memgate-degraded"] == "semantic-search-unavailable" and raw.headers["x-memgate-sources"].split(",")[0] == h
+        assert raw.parse().choices[0].message.content.startswith("stand-in reply")
+    key = key_for(cloud_worker, cloud_worker.admin_key, f"embdown-{uuid.uuid4().hex[:6]}")
+    with httpx.Client(base_url=cloud_worker.url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as c:
+        h = c.post("/api/memories", json={"content": "the glassblower shapes a green vase"}).json()["content_hash"]
+        r = c.post("/api/search", json={"query": "ai-fail-50 glassblower vase"})
+        assert r.status_code == 200 and r.headers["x-memgate-degraded"] == "semantic-search-unavailable"
+        assert [x["memory"]["content_hash"] for x in r.json()["results"]] == [h]
+        healthy = c.post("/api/search", json={"query": "glassblower vase"})
+        assert "x-memgate-degraded" not in healthy.headers
+        assert healthy.json()["results"][0]["relevance_reason"].startswith("semantic similarity")
+
+
 def test_slow_workers_ai_and_vectorize_still_answer(cloud_worker):
     key = key_for(cloud_worker, cloud_worker.admin_key, f"slow-{uuid.uuid4().hex[:6]}")
     with httpx.Client(base_url=cloud_worker.url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as c:
