@@ -141,3 +141,18 @@ CREATE TABLE key_activity (
   key_id       TEXT PRIMARY KEY,
   last_used_at REAL NOT NULL
 );
+
+CREATE TABLE cleanup_queue (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  owner      TEXT    NOT NULL,
+  kind       TEXT    NOT NULL CHECK (kind IN ('blob', 'vector')),
+  -- The R2 key, or the vector id.
+  ref        TEXT    NOT NULL,
+  -- For vectors: the memory the vector belonged to (ids are never reused).
+  memory_id  INTEGER,
+  created_at REAL    NOT NULL
+);
+
+CREATE INDEX cleanup_queue_created ON cleanup_queue (created_at);
+
+CREATE INDEX cleanup_queue_owner ON cleanup_queue (owner);

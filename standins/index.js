@@ -117,6 +117,16 @@ export class Vectorize extends WorkerEntrypoint {
     return out;
   }
   async deleteByIds(ids) {
+    // Fault injection: the first removal of a vector whose owner starts with "stuck-" fails.
+    for (const ns of namespaces.values()) {
+      for (const id of ids) {
+        const v = ns.get(id);
+        if (v && String(v.metadata.owner || "").startsWith("stuck-") && !failedOnce.has(`del:${id}`)) {
+          failedOnce.add(`del:${id}`);
+          throw new Error("injected Vectorize delete failure");
+        }
+      }
+    }
     for (const ns of namespaces.values()) for (const id of ids) ns.delete(id);
     return { mutationId: `d-${Date.now()}`, count: ids.length };
   }

@@ -10,6 +10,7 @@ use crate::core::extract::{extract_text, DocFormat};
 use crate::core::memory::{content_hash, NewMemory};
 use crate::core::time::iso8601;
 use crate::core::Result;
+use crate::platform::cleanup_queue::Cleanup;
 use crate::platform::crypto::random_hex;
 use crate::platform::document_store::{Document, DocumentStore};
 
@@ -62,7 +63,15 @@ impl App<'_> {
         let store = self.documents();
         let blob_key = format!("documents/{owner}/{id}");
         let size = up.bytes.len() as i64;
-        store.put_file(&blob_key, up.bytes).await?;
+        self.cleanup().hold_blob(owner, &blob_key, self.now).await?;
+        if let Err(e) = store.put_file(&blob_key, up.bytes).await {
+            // An R2 put that failed wrote nothing: nothing to hold.
+            let _ = self
+                .cleanup()
+                .done(owner, Cleanup::Blob, &[&blob_key])
+                .await;
+            return Err(e);
+        }
         let doc = Document {
             id: id.clone(),
             title: up.title,
@@ -80,9 +89,18 @@ impl App<'_> {
         }
         .await;
         if let Err(e) = written {
-            // Leave nothing half-written: remove whatever part of the document landed.
-            let _ = store.delete(owner, &id, Some(&blob_key)).await;
+            // Leave nothing half-written: remove whatever part of the document landed. (After
+            // a crash here, the scheduled handler's sweep and cleanup queue do the same.)
+            let _ = store.delete(owner, &id, Some(&blob_key), self.now).await;
             return Err(e);
+        }
+        if let Err(e) = self
+            .cleanup()
+            .done(owner, Cleanup::Blob, &[&blob_key])
+            .await
+        {
+            // Harmless: the scheduled handler keeps a file that a document uses.
+            worker::console_warn!("document file left queued: {e}");
         }
         let stored = store.chunks(owner, &id).await?;
         let mut items: Vec<ToIndex> = stored
@@ -131,19 +149,21 @@ impl App<'_> {
             return Ok(false);
         };
         let chunks = store.chunks(owner, id).await?;
-        store.delete(owner, id, doc.blob_key.as_deref()).await?;
+        store
+            .delete(owner, id, doc.blob_key.as_deref(), self.now)
+            .await?;
         let entries: Vec<(i64, String)> = chunks
             .into_iter()
-            .map(|c| {
-                let vid = c
-                    .vector_id
-                    .unwrap_or_else(|| crate::core::ports::vector_id(owner, &c.content_hash));
-                (c.id, vid)
-            })
+            .filter_map(|c| c.vector_id.map(|v| (c.id, v)))
             .collect();
-        if let Err(e) = crate::core::ports::VectorIndex::delete(&self.index, owner, &entries).await
-        {
-            worker::console_warn!("vector delete failed: {e}");
+        let refs: Vec<&str> = entries.iter().map(|(_, v)| v.as_str()).collect();
+        let removed =
+            match crate::core::ports::VectorIndex::delete(&self.index, owner, &entries).await {
+                Ok(()) => self.cleanup().done(owner, Cleanup::Vector, &refs).await,
+                Err(e) => Err(e),
+            };
+        if let Err(e) = removed {
+            worker::console_warn!("vector removal left to the scheduled retry: {e}");
         }
         Ok(true)
     }

@@ -13,6 +13,7 @@ use crate::core::text::truncate_utf8;
 use crate::core::time::iso8601;
 use crate::core::vector::decode_f32s;
 use crate::core::Result;
+use crate::platform::cleanup_queue::Cleanup;
 use crate::platform::embedder::AnyEmbedder;
 use crate::platform::error::storage;
 use crate::platform::memory_store::{Filters, Inserted};
@@ -148,13 +149,19 @@ impl App<'_> {
         let Some(found) = self.store.id_of(owner, hash).await? else {
             return Ok(false);
         };
-        if !self.store.delete(owner, hash).await? {
+        if !self.store.delete(owner, hash, self.now).await? {
             return Ok(false);
         }
-        let vid = found.vector_id.unwrap_or_else(|| vector_id(owner, hash));
-        if let Err(e) = self.index.delete(owner, &[(found.id, vid)]).await {
-            // The row is gone, so a stale vector can no longer surface in results.
-            worker::console_warn!("vector delete failed: {e}");
+        if let Some(vid) = found.vector_id {
+            // The row is gone, so a stale vector can no longer surface in results; one that
+            // cannot be removed now stays queued for the scheduled handler.
+            let removed = match self.index.delete(owner, &[(found.id, vid.clone())]).await {
+                Ok(()) => self.cleanup().done(owner, Cleanup::Vector, &[&vid]).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = removed {
+                worker::console_warn!("vector removal left to the scheduled retry: {e}");
+            }
         }
         self.emit(
             owner,

@@ -10,6 +10,7 @@ use std::rc::Rc;
 
 use crate::core::config::Config;
 use crate::core::Result;
+use crate::platform::cleanup_queue::CleanupQueue;
 use crate::platform::embedder::AnyEmbedder;
 use crate::platform::http_client::RetryPolicy;
 use crate::platform::memory_store::MemoryStore;
@@ -118,6 +119,10 @@ impl<'a> App<'a> {
 
     pub fn timing(&self, phases: &[(&'static str, f64)]) {
         self.timings.record(phases);
+    }
+
+    pub fn cleanup(&self) -> CleanupQueue<'_> {
+        CleanupQueue::new(&self.b.db)
     }
 
     /// Whether a search of this request ranked by keywords alone.

@@ -8,6 +8,7 @@ use crate::core::memory::NewMemory;
 use crate::core::text::truncate_utf8;
 use crate::core::{Error, Result};
 use crate::platform::blob_store::BlobStore;
+use crate::platform::cleanup_queue::{Cleanup, CleanupQueue};
 use crate::platform::d1::{self, Arg};
 
 /// Chunks written per D1 batch (three statements each).
@@ -166,6 +167,26 @@ impl<'a> DocumentStore<'a> {
         Ok(())
     }
 
+    /// Documents whose chunks landed but whose own row never did (the ingest stopped half
+    /// way), older than `before`: `(owner, document id)`.
+    pub async fn orphans(&self, before: f64, limit: usize) -> Result<Vec<(String, String)>> {
+        #[derive(Deserialize)]
+        struct Orphan {
+            owner: String,
+            document_id: String,
+        }
+        let rows: Vec<Orphan> = d1::all(
+            self.db,
+            "SELECT DISTINCT m.owner, m.document_id FROM memories m
+             WHERE m.document_id IS NOT NULL AND m.created_at < ?1
+               AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.owner = m.owner AND d.id = m.document_id)
+             LIMIT ?2",
+            &[before.into(), (limit as i64).into()],
+        )
+        .await?;
+        Ok(rows.into_iter().map(|o| (o.owner, o.document_id)).collect())
+    }
+
     pub async fn chunks(&self, owner: &str, doc_id: &str) -> Result<Vec<ChunkRef>> {
         d1::all(
             self.db,
@@ -196,9 +217,23 @@ impl<'a> DocumentStore<'a> {
     }
 
     /// Removes the document's chunks (rows, tags, keywords), its row and its file.
-    pub async fn delete(&self, owner: &str, doc_id: &str, blob_key: Option<&str>) -> Result<()> {
+    /// Deletes a document and its chunks; the file and the chunks' vectors are queued for
+    /// removal in the same batch. The file is removed here, the vectors by the caller.
+    pub async fn delete(
+        &self,
+        owner: &str,
+        doc_id: &str,
+        blob_key: Option<&str>,
+        now: f64,
+    ) -> Result<()> {
         let args = [Arg::from(owner), Arg::from(doc_id)];
-        let statements = vec![
+        let queue = CleanupQueue::new(self.db);
+        let mut statements =
+            queue.enqueue_memories("owner = ?1 AND document_id = ?2", owner, doc_id, now)?;
+        if let Some(k) = blob_key {
+            statements.push(queue.enqueue_blob(owner, k, now)?);
+        }
+        statements.extend([
             d1::stmt(
                 self.db,
                 "DELETE FROM memories_fts WHERE rowid IN (SELECT id FROM memories WHERE owner = ?1 AND document_id = ?2)",
@@ -211,10 +246,16 @@ impl<'a> DocumentStore<'a> {
             )?,
             d1::stmt(self.db, "DELETE FROM memories WHERE owner = ?1 AND document_id = ?2", &args)?,
             d1::stmt(self.db, "DELETE FROM documents WHERE owner = ?1 AND id = ?2", &args)?,
-        ];
+        ]);
         d1::batch(self.db, statements).await?;
         if let Some(k) = blob_key {
-            self.blobs.delete(k).await?;
+            let removed = match self.blobs.delete(k).await {
+                Ok(()) => queue.done(owner, Cleanup::Blob, &[k]).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = removed {
+                worker::console_warn!("file removal left to the scheduled retry: {e}");
+            }
         }
         Ok(())
     }

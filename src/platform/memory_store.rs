@@ -9,6 +9,7 @@ use crate::core::memory::{Memory, MemoryPatch, NewMemory, LARGE_CONTENT_THRESHOL
 use crate::core::text::truncate_utf8;
 use crate::core::{Error, Result};
 use crate::platform::blob_store::BlobStore;
+use crate::platform::cleanup_queue::{Cleanup, CleanupQueue};
 use crate::platform::d1::{self, Arg};
 
 pub struct MemoryStore<'a> {
@@ -292,8 +293,10 @@ impl<'a> MemoryStore<'a> {
         self.get(owner, hash).await
     }
 
-    /// Deletes a memory with its tags, keyword entry and R2 content. Returns whether it existed.
-    pub async fn delete(&self, owner: &str, hash: &str) -> Result<bool> {
+    /// Deletes a memory with its tags and keyword entry; its R2 content and vector are queued
+    /// for removal in the same batch. The content is removed here; the vector by the caller.
+    /// Returns whether the memory existed.
+    pub async fn delete(&self, owner: &str, hash: &str, now: f64) -> Result<bool> {
         #[derive(Deserialize)]
         struct Found {
             blob_key: Option<String>,
@@ -306,7 +309,10 @@ impl<'a> MemoryStore<'a> {
         .await?;
         let Some(found) = found else { return Ok(false) };
         let args = [Arg::from(owner), Arg::from(hash)];
-        let statements = vec![
+        let queue = CleanupQueue::new(self.db);
+        let mut statements =
+            queue.enqueue_memories("owner = ?1 AND content_hash = ?2", owner, hash, now)?;
+        statements.extend([
             d1::stmt(
                 self.db,
                 "DELETE FROM memories_fts WHERE rowid = (SELECT id FROM memories WHERE owner = ?1 AND content_hash = ?2)",
@@ -322,10 +328,17 @@ impl<'a> MemoryStore<'a> {
                 "DELETE FROM memories WHERE owner = ?1 AND content_hash = ?2",
                 &args,
             )?,
-        ];
+        ]);
         d1::batch(self.db, statements).await?;
         if let Some(k) = found.blob_key {
-            self.blobs.delete(&k).await?;
+            // The delete has committed: a failure here is the scheduled handler's to retry.
+            let removed = match self.blobs.delete(&k).await {
+                Ok(()) => queue.done(owner, Cleanup::Blob, &[&k]).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = removed {
+                worker::console_warn!("content removal left to the scheduled retry: {e}");
+            }
         }
         Ok(true)
     }
@@ -641,6 +654,8 @@ pub struct Stats {
     pub memories_this_week: i64,
     pub documents: i64,
     pub unindexed: i64,
+    /// R2 objects and vectors of deleted memories still to be removed (retried by cron).
+    pub pending_cleanup: i64,
     pub total_bytes: i64,
 }
 
@@ -663,6 +678,7 @@ impl MemoryStore<'_> {
                (SELECT COUNT(*) FROM memories WHERE owner = ?1 AND created_at >= ?2) AS memories_this_week,
                (SELECT COUNT(*) FROM documents WHERE owner = ?1) AS documents,
                (SELECT COUNT(*) FROM memories WHERE owner = ?1 AND vector_state = 0) AS unindexed,
+               (SELECT COUNT(*) FROM cleanup_queue WHERE owner = ?1) AS pending_cleanup,
                (SELECT COALESCE(SUM(content_bytes), 0) FROM memories WHERE owner = ?1) AS total_bytes",
             &[owner.into(), week_start.into()],
         )

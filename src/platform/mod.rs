@@ -4,6 +4,7 @@
 pub mod bindings;
 pub mod blob_store;
 pub mod chat;
+pub mod cleanup_queue;
 pub mod crypto;
 pub mod d1;
 pub mod document_store;

@@ -100,6 +100,14 @@ class Worker:
         except OSError:
             return ""
 
+    def d1(self, sql: str) -> None:
+        """Runs SQL on this Worker's local D1 behind its back: how a test makes time pass or
+        leaves the state a crash would have left."""
+        r = subprocess.run(["wrangler", "d1", "execute", "DB", "--local", "--env", self.env, "-c", str(ROOT / "wrangler.toml"),
+                            "--persist-to", str(self.state), "--command", sql],
+                           cwd=ROOT, env=tool_env(), capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr[-2000:]
+
     def scheduled(self) -> None:
         """Runs the cron handler once, as Cloudflare's scheduler would."""
         r = httpx.get(f"{self.url}/__scheduled?cron=*/10+*+*+*+*", timeout=60)

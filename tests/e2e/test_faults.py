@@ -184,6 +184,45 @@ def test_r2_failures_are_clean_errors_and_write_nothing(faulty):
         assert r.status_code == 200 and r.json()["success"] is True, r.text
         assert c.get(f"/api/memories/{big_hash}").json()["content"] == "A" * BIG
         assert c.get("/api/memories", params={"page_size": 100}).json()["total"] == 2
+        # R2 down during a document upload: a clean error, and neither the document, nor a
+        # chunk, nor a queued file is left.
+        moved = break_dir(blobs)
+        try:
+            r = c.post("/api/documents", json={"title": "lost notes", "text": "para one.\n\npara two."})
+            assert r.status_code == 503 and set(r.json()) == {"detail"}, r.text
+        finally:
+            mend_dir(blobs, moved)
+        assert c.get("/api/documents").json()["documents"] == []
+        stats = c.get("/api/stats").json()
+        assert (stats["total_memories"], stats["pending_cleanup"]) == (2, 0), stats
+        # A delete removes the R2 content at once; nothing is left for the scheduler.
+        assert c.delete(f"/api/memories/{big_hash}").json()["success"] is True
+        assert c.get(f"/api/memories/{big_hash}").status_code == 404
+        assert c.get("/api/stats").json()["pending_cleanup"] == 0
+
+
+def test_a_vector_that_cannot_be_removed_is_removed_by_the_scheduler(cloud_worker):
+    key = key_for(cloud_worker, cloud_worker.admin_key, f"stuck-{uuid.uuid4().hex[:6]}")
+    with httpx.Client(base_url=cloud_worker.url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as c:
+        h = c.post("/api/memories", json={"content": "the tide table for tuesday"}).json()["content_hash"]
+        kept = c.post("/api/memories", json={"content": "the tide table for wednesday"}).json()["content_hash"]
+        r = c.delete(f"/api/memories/{h}")
+        assert r.status_code == 200 and r.json()["success"] is True
+        assert c.get("/api/stats").json()["pending_cleanup"] == 1, "the failed vector removal is queued"
+        time.sleep(5.5)
+        cloud_worker.scheduled()
+        assert c.get("/api/stats").json()["pending_cleanup"] == 0
+        res = c.post("/api/search", json={"query": "tide table"}).json()["results"]
+        assert [x["memory"]["content_hash"] for x in res] == [kept]
+        # Every vector of this owner fails its first removal: a second delete is queued too.
+        assert c.delete(f"/api/memories/{kept}").status_code == 200
+        assert c.get("/api/stats").json()["pending_cleanup"] == 1
+    # A removal that works at once leaves nothing queued.
+    key = key_for(cloud_worker, cloud_worker.admin_key, f"tidy-{uuid.uuid4().hex[:6]}")
+    with httpx.Client(base_url=cloud_worker.url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as c:
+        h = c.post("/api/memories", json={"content": "the tide table for thursday"}).json()["content_hash"]
+        assert c.delete(f"/api/memories/{h}").status_code == 200
+        assert c.get("/api/stats").json()["pending_cleanup"] == 0
 
 
 def test_workers_ai_failing_through_every_retry_keeps_the_memory_for_repair(cloud_worker):

@@ -436,11 +436,7 @@ def test_body_conversation_id_and_expired_conversations_pruned_by_the_scheduler(
     hdr = {"Authorization": f"Bearer {admin_key}"}
     assert httpx.get(f"{worker.url}/admin/conversations/{conv}", headers=hdr).status_code == 200
     # Forty days pass for this conversation (the default retention is 30).
-    aged = subprocess.run(["wrangler", "d1", "execute", "DB", "--local", "--env", "local", "-c", str(ROOT / "wrangler.toml"),
-                           "--persist-to", str(worker.state), "--command",
-                           f"UPDATE conversations SET updated_at = updated_at - 40 * 86400 WHERE id = '{conv}'"],
-                          cwd=ROOT, env=tool_env(), capture_output=True, text=True)
-    assert aged.returncode == 0, aged.stderr
+    worker.d1(f"UPDATE conversations SET updated_at = updated_at - 40 * 86400 WHERE id = '{conv}'")
     assert httpx.get(f"{worker.url}/admin/conversations/{conv}", headers=hdr).status_code == 200
     worker.scheduled()
     assert httpx.get(f"{worker.url}/admin/conversations/{conv}", headers=hdr).status_code == 404

@@ -399,3 +399,19 @@ def test_an_import_is_indexed_in_batches_through_the_production_adapters(cloud_w
         res = c.post("/api/search", json={"query": "glacier survey sample 1722", "n_results": 3}).json()["results"]
         assert res[0]["memory"]["content"] == "field note 246: the glacier survey logged sample 1722"
         assert res[0]["relevance_reason"].startswith("semantic similarity"), res[0]
+
+
+def test_a_document_ingest_cut_short_is_undone_by_the_scheduler(worker, owner_client):
+    """A crash after the chunks' batch and before the document's row leaves chunks without a
+    document; the scheduled handler removes them once the ingest is surely over."""
+    r = owner_client.post("/api/documents", json={"title": "half written", "text": "The zeppelin hangar has a red door.\n\nIt opens at dawn."})
+    assert r.status_code == 201, r.text
+    doc_id = r.json()["document"]["id"]
+    before = owner_client.get("/api/stats").json()["total_memories"]
+    assert owner_client.post("/api/search", json={"query": "zeppelin hangar"}).json()["results"]
+    # The state a crash would leave: the document's row never landed; ten minutes pass.
+    worker.d1(f"DELETE FROM documents WHERE id = '{doc_id}'; UPDATE memories SET created_at = created_at - 900 WHERE document_id = '{doc_id}'")
+    worker.scheduled()
+    after = owner_client.get("/api/stats").json()["total_memories"]
+    assert after < before, "the orphan chunks are gone"
+    assert not owner_client.post("/api/search", json={"query": "zeppelin hangar"}).json()["results"]
