@@ -6,11 +6,14 @@ use serde_json::{json, Value};
 use worker::Request;
 
 use crate::core::auth::Scope;
-use crate::core::openai::{ChatMessage, ChatRequest};
+use crate::core::openai::{
+    estimate_prompt_tokens, estimate_tokens, ChatMessage, ChatRequest, Usage,
+};
 use crate::core::text::truncate_utf8;
 use crate::core::{Error, Result};
 use crate::http::auth::require;
 use crate::http::body::read_json;
+use crate::http::openai::{account, check_quota};
 use crate::http::respond::{json, HttpResult};
 use crate::http::Ctx;
 use crate::platform::chat::ChatBackend;
@@ -86,6 +89,7 @@ pub async fn analyze_error(ctx: &Ctx, req: &mut Request) -> HttpResult {
         "too many analyses for this machine",
     )
     .await?;
+    check_quota(ctx, &caller).await?;
     let app = ctx.app().await?;
     let chat = serde_json::from_value::<ChatRequest>(json!({
         "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": context}],
@@ -96,8 +100,21 @@ pub async fn analyze_error(ctx: &Ctx, req: &mut Request) -> HttpResult {
     let messages: Vec<ChatMessage> = chat.messages.clone();
     let backend =
         ChatBackend::from_config(&app.config.chat, AiBinding::from_env(&ctx.b.env), app.retry)?;
-    let answer = backend.complete(&chat, &messages).await?;
+    // Counted like any chat request of this key: tokens, and failures as errors.
+    let key = (caller.key.id.clone(), caller.owner().to_string());
+    let model = app.config.public_model_name.clone();
+    let answer = match backend.complete(&chat, &messages).await {
+        Ok(a) => a,
+        Err(e) => {
+            account(ctx, key, model, Usage::default(), true, None);
+            return Err(e);
+        }
+    };
     let text = answer.content.unwrap_or_default();
+    let usage = answer
+        .usage
+        .unwrap_or_else(|| Usage::new(estimate_prompt_tokens(&messages), estimate_tokens(&text)));
+    account(ctx, key, model, usage, false, None);
     let analysis = extract_json(&text).unwrap_or_else(|| json!({"diagnosis": text.trim(), "cause": null, "fix_commands": [], "confidence": "low"}));
     let stamp = format!("{:.3}", ctx.now);
     let log_key = format!("log:{}:{stamp}", body.machine_id);

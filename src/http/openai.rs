@@ -51,7 +51,7 @@ pub async fn models(ctx: &Ctx, req: &mut Request) -> HttpResult {
 }
 
 /// Refuses a key over its daily token quota.
-async fn check_quota(ctx: &Ctx, caller: &Caller) -> Result<()> {
+pub(crate) async fn check_quota(ctx: &Ctx, caller: &Caller) -> Result<()> {
     let Some(quota) = caller.key.daily_token_quota else {
         return Ok(());
     };
@@ -237,7 +237,7 @@ async fn finish(
 }
 
 /// Records usage (and the conversation) after the response, without delaying it.
-fn account(
+pub(crate) fn account(
     ctx: &Ctx,
     key: (String, String),
     model: String,
@@ -526,18 +526,32 @@ pub async fn images(ctx: &Ctx, req: &mut Request) -> HttpResult {
     let params = body.validate()?;
     check_quota(ctx, &caller).await?;
     let app = ctx.app().await?;
+    let key = (caller.key.id.clone(), caller.owner().to_string());
     let mut data = Vec::new();
     for _ in 0..params.n {
-        let image = app
+        let image = match app
             .draw(caller.owner(), &params.prompt, params.size.as_deref())
-            .await?;
+            .await
+        {
+            Ok(i) => i,
+            Err(e) => {
+                account(
+                    ctx,
+                    key,
+                    IMAGE_MODEL_NAME.into(),
+                    Usage::default(),
+                    true,
+                    None,
+                );
+                return Err(e);
+            }
+        };
         data.push(if params.b64_json {
             json!({"b64_json": base64::engine::general_purpose::STANDARD.encode(&image.bytes), "revised_prompt": params.prompt})
         } else {
             json!({"url": format!("{}/images/{}", origin(req), image.id), "revised_prompt": params.prompt})
         });
     }
-    let key = (caller.key.id.clone(), caller.owner().to_string());
     account(
         ctx,
         key,

@@ -4,6 +4,7 @@ use worker::kv::KvStore;
 use worker::{D1Database, Env};
 
 use crate::core::config::{ChatProviderKind, Defaults, EmbeddingsProviderKind};
+use crate::core::memory::LARGE_CONTENT_THRESHOLD;
 use crate::core::Result;
 use crate::platform::blob_store::BlobStore;
 use crate::platform::error::storage;
@@ -26,6 +27,10 @@ impl Bindings {
                     .ok()
                     .and_then(|v| v.to_string().parse().ok())
                     .unwrap_or(30_000),
+                env.var("LARGE_CONTENT_THRESHOLD")
+                    .ok()
+                    .and_then(|v| v.to_string().parse().ok())
+                    .unwrap_or(LARGE_CONTENT_THRESHOLD),
             ),
             env,
         })

@@ -7,19 +7,25 @@ use std::time::Duration;
 use futures_util::future::{select, Either};
 use worker::{Bucket, Delay};
 
+use crate::core::memory::LARGE_CONTENT_THRESHOLD;
 use crate::core::{Error, Result};
 use crate::platform::error::storage;
 
 pub struct BlobStore {
     bucket: Bucket,
     deadline: Duration,
+    /// Memory content longer than this many bytes lives here rather than in its D1 row.
+    pub large_content_threshold: usize,
 }
 
 impl BlobStore {
-    pub fn new(bucket: Bucket, deadline_ms: u64) -> Self {
+    /// `large_content_threshold` is kept within 1 KiB..=1 MiB: above 1 MiB a D1 row would
+    /// come near D1's 2 MB value limit.
+    pub fn new(bucket: Bucket, deadline_ms: u64, large_content_threshold: usize) -> Self {
         BlobStore {
             bucket,
             deadline: Duration::from_millis(deadline_ms.max(1)),
+            large_content_threshold: large_content_threshold.clamp(1024, LARGE_CONTENT_THRESHOLD),
         }
     }
 

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use worker::{D1Database, D1PreparedStatement};
 
-use crate::core::memory::{Memory, MemoryPatch, NewMemory, LARGE_CONTENT_THRESHOLD};
+use crate::core::memory::{Memory, MemoryPatch, NewMemory};
 use crate::core::text::truncate_utf8;
 use crate::core::{Error, Result};
 use crate::platform::blob_store::BlobStore;
@@ -112,7 +112,7 @@ impl<'a> MemoryStore<'a> {
         extra: Vec<D1PreparedStatement>,
         indexed_as: Option<&str>,
     ) -> Result<Inserted> {
-        let large = m.content.len() > LARGE_CONTENT_THRESHOLD;
+        let large = m.content.len() > self.blobs.large_content_threshold;
         // Small content needs no pre-check: the unique index settles duplicates. Large content
         // is checked first so that a duplicate never overwrites the stored R2 object.
         if large {
@@ -626,11 +626,15 @@ impl MemoryStore<'_> {
     }
 
     /// Memories whose vector is missing (a failed or interrupted index write), oldest first.
+    /// Memories whose vector write failed, leaving out those written in the last 5 seconds
+    /// (`older_than` = now - 5), whose writes may still be under way. An imported memory
+    /// dated in the future is not "recent".
     pub async fn unindexed(&self, older_than: f64, limit: usize) -> Result<Vec<Unindexed>> {
         d1::all(
             self.db,
             "SELECT id, owner, content_hash, memory_type, content, blob_key FROM memories
-             WHERE vector_state = 0 AND created_at < ?1 ORDER BY id LIMIT ?2",
+             WHERE vector_state = 0 AND (created_at < ?1 OR created_at > ?1 + 5.0)
+             ORDER BY id LIMIT ?2",
             &[older_than.into(), (limit as i64).into()],
         )
         .await

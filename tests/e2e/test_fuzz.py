@@ -16,6 +16,7 @@ but clean 4xx) are listed as warnings.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import time
@@ -39,9 +40,10 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
 )
 
-from conftest import init_worker
+from conftest import ADMIN_PASSWORD, init_worker
 from harness import ScriptedServer, Worker
 
+UPSTREAM_SECRET = "sk-fuzz-upstream-" + uuid.uuid4().hex
 EXCLUDED = {("POST", "/admin/init"), ("POST", "/admin/login"), ("GET", "/mcp"), ("DELETE", "/mcp")}
 MAX_EXAMPLES = 25  # Hypothesis examples per operation (positive and negative mixed)
 MAX_COVERAGE_CASES = 250  # schemathesis coverage-phase cases per operation
@@ -145,6 +147,7 @@ class Fuzz:
     sent: int = 0
     statuses: dict = field(default_factory=dict)
     skipped: list = field(default_factory=list)
+    secrets: dict = field(default_factory=dict)  # what -> a value no response may contain
 
     def documented(self, method: str, template: str) -> set[str]:
         return set(self.doc["paths"][template][method.lower()]["responses"])
@@ -208,6 +211,9 @@ def check(fz: Fuzz, case, response) -> None:
     for marker in INTERNAL_MARKERS:
         if marker in low:
             fz.add(fz.findings, "internals in body", case, response, f"contains {marker!r}", marker)
+    for what, secret in fz.secrets.items():
+        if secret in text:
+            fz.add(fz.findings, "secret in body", case, response, f"contains the {what}", what)
     sent = (getattr(case, "method", None) or method).upper()
     if status == 405 and "allow" not in response.headers:
         fz.add(fz.findings, "405 without Allow", case, response, "no Allow header")
@@ -310,7 +316,7 @@ def fuzz_env():
     try:
         admin_key = init_worker(w)
         admin = httpx.Client(base_url=w.url, headers={"Authorization": f"Bearer {admin_key}"}, timeout=60)
-        r = admin.put("/admin/config", json={"chat": {"provider": "openai", "base_url": up.url + "/v1", "api_key": "fuzz-upstream", "model": "up"}})
+        r = admin.put("/admin/config", json={"chat": {"provider": "openai", "base_url": up.url + "/v1", "api_key": UPSTREAM_SECRET, "model": "up"}})
         assert r.status_code == 200, r.text
 
         def mint(owner, scopes=None):
@@ -339,6 +345,10 @@ def fuzz_env():
         schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], with_security_parameters=False)
         schema.config.max_stream_events = 1  # /api/events never ends: stop after its first event
         fz = Fuzz(url=w.url, key=key, doc=httpx.get(f"{w.url}/openapi.json").json())
+        fz.secrets = {"admin password": ADMIN_PASSWORD, "upstream api key": UPSTREAM_SECRET}
+        for name, k in [("owner key", key), ("admin-scope key", admin_scope_key), ("bootstrap admin key", admin_key)]:
+            fz.secrets[name] = k
+            fz.secrets[f"{name} hash"] = hashlib.sha256(k.encode()).hexdigest()
         yield {
             "fuzz": fz, "schema": schema, "key": key, "admin_scope_key": admin_scope_key,
             "params": {"content_hash": hashes, "id": docs + [image_id, conv] + spare_ids},
@@ -386,9 +396,13 @@ def test_every_operation_with_an_owner_key(fuzz_env):
 
 def test_admin_operations_with_an_admin_key(fuzz_env):
     """The admin API behind its scope: same rules, with a key holding `admin`."""
-    fz = Fuzz(url=fuzz_env["fuzz"].url, key=fuzz_env["admin_scope_key"], doc=fuzz_env["fuzz"].doc)
+    fz = Fuzz(url=fuzz_env["fuzz"].url, key=fuzz_env["admin_scope_key"], doc=fuzz_env["fuzz"].doc,
+              secrets=fuzz_env["fuzz"].secrets)
     schema = fuzz_env["schema"]
     ops = operations(schema, admin=True)
     # Keys created by the fuzzer stay; deleting uses the spare keys' ids or random ones.
-    fuzz_operations(fz, schema, ops, fuzz_env["admin_scope_key"], fuzz_env["params"], time.monotonic() + 60)
+    fuzz_operations(fz, schema, ops, fuzz_env["admin_scope_key"], fuzz_env["params"], time.monotonic() + 90)
+    served = {op for op, _ in fz.statuses}
+    missing = {f"{o.method.upper()} {o.path}" for o in ops} - served
+    assert not missing, f"operations never exercised: {sorted(missing)}"
     finish(fz, "admin-key fuzzing")

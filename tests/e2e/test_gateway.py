@@ -295,7 +295,7 @@ def test_usage_is_recorded_per_key(worker, admin_key, client):
     assert mine and mine[0]["requests"] == 2 and mine[0]["prompt_tokens"] > 0 and mine[0]["completion_tokens"] > 0
 
 
-def test_analyze_error(worker, client):
+def test_analyze_error(worker, admin_key, client):
     r = httpx.post(f"{worker.url}/analyze_error", headers={"Authorization": f"Bearer {client.key}"},
                    json={"machine_id": "build-box-1", "error_context": "pip install lxml failed: error: command 'gcc' failed"})
     assert r.status_code == 200, r.text
@@ -310,6 +310,21 @@ def test_analyze_error(worker, client):
     for bad in [{"machine_id": "x y", "error_context": "e"}, {"machine_id": "m", "error_context": ""}, {"error_context": "e"}, {"machine_id": "m", "error_context": "e", "extra": 1}]:
         r = httpx.post(f"{worker.url}/analyze_error", headers={"Authorization": f"Bearer {client.key}"}, json=bad)
         assert r.status_code == 400 and "error" in r.json(), bad
+    # Ten analyses a minute per machine; another machine is not held back.
+    statuses = [httpx.post(f"{worker.url}/analyze_error", headers={"Authorization": f"Bearer {client.key}"},
+                           json={"machine_id": "busy-box", "error_context": f"pip failed, try {i}"}) for i in range(11)]
+    assert [r.status_code for r in statuses] == [200] * 10 + [429]
+    assert int(statuses[-1].headers["retry-after"]) > 0 and statuses[-1].json()["error"]["type"] == "rate_limit_error"
+    r = httpx.post(f"{worker.url}/analyze_error", headers={"Authorization": f"Bearer {client.key}"},
+                   json={"machine_id": "quiet-box", "error_context": "pip failed"})
+    assert r.status_code == 200
+    # Analyses are counted as this key's chat usage.
+    time.sleep(0.5)
+    usage = httpx.get(f"{worker.url}/admin/usage", params={"days": 1}, headers={"Authorization": f"Bearer {admin_key}"}).json()["usage"]
+    keys = httpx.get(f"{worker.url}/admin/keys", headers={"Authorization": f"Bearer {admin_key}"}).json()["keys"]
+    key_id = next(k["id"] for k in keys if k["owner"] == client.owner)
+    mine = [u for u in usage if u["key_id"] == key_id and u["model"] == "memgate-test"]
+    assert mine and mine[0]["requests"] == 12 and mine[0]["completion_tokens"] > 0, mine
 
 
 def test_workers_ai_provider_through_the_binding(cloud_worker):
@@ -330,6 +345,16 @@ def test_workers_ai_provider_through_the_binding(cloud_worker):
     img = c.chat.completions.create(model="m", messages=[{"role": "user", "content": "/draw a lighthouse"}])
     url = img.choices[0].message.content.split("(")[1].rstrip(")")
     assert httpx.get(url).headers["content-type"] == "image/png"
+    # A drawing that fails is an OpenAI error, and counted as one.
+    with pytest.raises(openai.APIStatusError) as e:
+        c.images.generate(prompt="this will fail")
+    assert e.value.status_code == 502 and e.value.body["type"] == "upstream_error"
+    time.sleep(0.5)
+    hdr = {"Authorization": f"Bearer {cloud_worker.admin_key}"}
+    key_id = next(k["id"] for k in httpx.get(f"{cloud_worker.url}/admin/keys", headers=hdr).json()["keys"] if k["owner"] == "ai-user")
+    rows = [u for u in httpx.get(f"{cloud_worker.url}/admin/usage", params={"days": 1}, headers=hdr).json()["usage"]
+            if u["key_id"] == key_id and u["errors"] > 0]
+    assert rows, "the failed drawing is counted as an error"
 
 
 def test_usage_counted_when_the_client_disconnects_mid_stream(worker, admin_key, make_key, upstream):
@@ -440,3 +465,45 @@ def test_body_conversation_id_and_expired_conversations_pruned_by_the_scheduler(
     assert httpx.get(f"{worker.url}/admin/conversations/{conv}", headers=hdr).status_code == 200
     worker.scheduled()
     assert httpx.get(f"{worker.url}/admin/conversations/{conv}", headers=hdr).status_code == 404
+
+
+def test_retrieval_follows_the_config_and_reaches_streams_and_documents(worker, admin_key, make_key, upstream):
+    key, _ = make_key()
+    c = openai.OpenAI(base_url=f"{worker.url}/v1", api_key=key, max_retries=0, timeout=60)
+    auth = {"Authorization": f"Bearer {key}"}
+    for text in ["Project Heron ships on the ninth of March", "Project Heron's mascot is a grey bird", "Project Heron uses Rust"]:
+        assert httpx.post(f"{worker.url}/api/memories", headers=auth, json={"content": text}).status_code == 200
+    doc = httpx.post(f"{worker.url}/api/documents", headers=auth,
+                     json={"title": "heron handbook", "text": "Heron handbook.\n\nThe Heron launch window opens at 04:40 UTC."})
+    assert doc.status_code == 201, doc.text
+    hdr = {"Authorization": f"Bearer {admin_key}"}
+    original = httpx.get(f"{worker.url}/admin/config", headers=hdr).json()
+    original = {"rag": original["rag"], "system_prompt": original["system_prompt"]}
+    ask = [{"role": "user", "content": "When does the Heron launch window open?"}]
+
+    def sources(**kw):
+        raw = c.chat.completions.with_raw_response.create(model="m", messages=ask, **kw)
+        return [s for s in raw.headers["x-memgate-sources"].split(",") if s]
+
+    def configure(**patch):
+        assert httpx.put(f"{worker.url}/admin/config", headers=hdr, json=patch).status_code == 200
+        time.sleep(0.1)
+
+    try:
+        configure(rag={"enabled": True, "top_k": 5, "min_score": 0.0}, system_prompt="You are Testy, the handbook bot.")
+        got = sources()
+        assert 1 < len(got) <= 5
+        system = upstream.requests[-1]["body"]["messages"][0]["content"]
+        assert system.startswith("You are Testy") and "04:40 UTC" in system, "the document chunk is in the context"
+        # Streamed answers carry their sources in the response headers too.
+        with httpx.stream("POST", f"{worker.url}/v1/chat/completions", headers=auth, json={"messages": ask, "stream": True}) as r:
+            assert [s for s in r.headers["x-memgate-sources"].split(",") if s] == got
+            r.read()
+        configure(rag={"enabled": True, "top_k": 1, "min_score": 0.0})
+        assert len(sources()) == 1
+        configure(rag={"enabled": True, "top_k": 5, "min_score": 0.999})
+        assert sources() == []
+        configure(rag={"enabled": False, "top_k": 5, "min_score": 0.0})
+        assert sources() == [] and "04:40" not in json.dumps(upstream.requests[-1]["body"])
+    finally:
+        configure(**original)

@@ -701,6 +701,10 @@ def test_search_survives_sql_and_fts5_syntax(env):
     assert any("Robert'); DROP TABLE" in x["memory"]["content"] for x in hits)
     hits = ok_json(c.post("/api/search", json={"query": "lighthouses"}))["results"]
     assert hits and hits[0]["memory"]["content"] == "a plain memory about lighthouses"
+    # Query syntax is searched as words: the memory that holds it is found by it.
+    for q in ['NEAR(a b)', 'content:field', '"phrase" OR *']:
+        hits = ok_json(c.post("/api/search", json={"query": q, "n_results": 1}))["results"]
+        assert hits and "NEAR(a b)" in hits[0]["memory"]["content"], q
 
 
 def test_sql_syntax_in_tags_types_and_owner_fields_is_data(env):
