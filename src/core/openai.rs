@@ -62,6 +62,9 @@ pub struct Chat {
     pub stream: bool,
     pub include_usage: bool,
     pub max_tokens: Option<u32>,
+    /// How the caller named the limit: OpenAI's reasoning models take only
+    /// `max_completion_tokens`, older OpenAI-compatible servers only `max_tokens`.
+    pub max_tokens_param: &'static str,
     pub temperature: Option<f64>,
     pub top_p: Option<f64>,
     pub conversation_id: Option<String>,
@@ -229,10 +232,11 @@ impl ChatRequest {
                 return Err(Error::invalid_param("n", "only n = 1 is supported"));
             }
         }
-        let max_tokens = match positive_int(&self.max_completion_tokens, "max_completion_tokens")? {
-            Some(x) => Some(x),
-            None => positive_int(&self.max_tokens, "max_tokens")?,
-        };
+        let (max_tokens, max_tokens_param) =
+            match positive_int(&self.max_completion_tokens, "max_completion_tokens")? {
+                Some(x) => (Some(x), "max_completion_tokens"),
+                None => (positive_int(&self.max_tokens, "max_tokens")?, "max_tokens"),
+            };
         let temperature = number(&self.temperature, "temperature", 0.0, 2.0)?;
         let top_p = number(&self.top_p, "top_p", 0.0, 1.0)?;
         if let Some(id) = &self.conversation_id {
@@ -248,6 +252,7 @@ impl ChatRequest {
                 .and_then(|o| o.include_usage)
                 .unwrap_or(false),
             max_tokens,
+            max_tokens_param,
             temperature,
             top_p,
             conversation_id: self.conversation_id,
@@ -648,6 +653,7 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(c.max_tokens, Some(50));
+        assert_eq!(c.max_tokens_param, "max_completion_tokens");
         assert!(c.stream && c.include_usage);
         assert!(c.passthrough.contains_key("tools") && c.passthrough.contains_key("seed"));
         assert!(!c.passthrough.contains_key("unknown_field"));

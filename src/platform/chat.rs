@@ -136,8 +136,7 @@ impl ChatBackend {
             body.insert("stream_options".into(), json!({"include_usage": true}));
         }
         if let Some(m) = chat.max_tokens {
-            body.remove("max_completion_tokens");
-            body.insert("max_tokens".into(), json!(m));
+            body.insert(chat.max_tokens_param.into(), json!(m));
         }
         if let Some(t) = chat.temperature {
             body.insert("temperature".into(), json!(t));

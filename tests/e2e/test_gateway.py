@@ -133,7 +133,8 @@ def test_content_parts_and_roles(client, upstream):
         {"role": "user", "content": [{"type": "text", "text": "part one"}, {"type": "text", "text": "part two"}]},
     ], max_completion_tokens=5)
     assert "part one" in r.choices[0].message.content
-    assert upstream.requests[-1]["body"]["max_tokens"] == 5
+    sent = upstream.requests[-1]["body"]
+    assert sent["max_completion_tokens"] == 5 and "max_tokens" not in sent, "the limit goes on under the caller's name"
 
 
 def test_streaming_chunks_usage_and_done(client, worker):

@@ -255,7 +255,16 @@ def test_owners_are_isolated(worker, owner_client, make_key):
         assert other.post("/api/search/by-tag", json={"tags": ["secret"]}).json()["results"] == []
         assert other.get("/api/tags").json()["tags"] == []
         assert other.get("/api/export").text == ""
+        # The same content is the same hash for everyone, and still two owners' memories.
+        mine = other.post("/api/memories", json={"content": "owner one's secret plan about kiwis", "tags": ["mine"]}).json()
+        assert mine["success"] is True and mine["content_hash"] == h, "not reported as a duplicate of another owner's"
+        assert other.delete(f"/api/memories/{h}").status_code == 200
+        again = other.post("/api/import", content=json.dumps({"content": "owner one's secret plan about kiwis", "tags": ["imp"]}),
+                           headers={"content-type": "application/x-ndjson"}).json()
+        assert again["imported"] == 1
+        assert other.delete(f"/api/memories/{h}").status_code == 200
     assert owner_client.get(f"/api/memories/{h}").json()["tags"] == ["secret"]
+    assert owner_client.post("/api/search", json={"query": "secret plan kiwis"}).json()["results"][0]["memory"]["content_hash"] == h
 
 
 def test_scopes_are_enforced(worker, make_key):
