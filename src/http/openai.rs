@@ -6,6 +6,7 @@ use base64::Engine;
 use serde_json::{json, Value};
 use worker::{Env, Request, Response, ResponseBody};
 
+use crate::app::images::Image;
 use crate::app::App;
 use crate::core::auth::Scope;
 use crate::core::config::INDEX_DIMENSIONS;
@@ -400,6 +401,28 @@ fn origin(req: &Request) -> String {
         .unwrap_or_default()
 }
 
+/// Draws for `key` = (key id, owner); a failed drawing is counted as an error of the key.
+async fn draw_counted(
+    ctx: &Ctx,
+    app: &App<'_>,
+    key: &(String, String),
+    prompt: &str,
+    size: Option<&str>,
+) -> Result<Image> {
+    let drawn = app.draw(&key.1, prompt, size).await;
+    if drawn.is_err() {
+        account(
+            ctx,
+            key.clone(),
+            IMAGE_MODEL_NAME.into(),
+            Usage::default(),
+            true,
+            None,
+        );
+    }
+    drawn
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn draw_reply(
     ctx: &Ctx,
@@ -413,20 +436,7 @@ async fn draw_reply(
     model: &str,
 ) -> HttpResult {
     let key = (caller.key.id.clone(), caller.owner().to_string());
-    let image = match app.draw(caller.owner(), prompt, None).await {
-        Ok(i) => i,
-        Err(e) => {
-            account(
-                ctx,
-                key,
-                IMAGE_MODEL_NAME.into(),
-                Usage::default(),
-                true,
-                None,
-            );
-            return Err(e);
-        }
-    };
+    let image = draw_counted(ctx, app, &key, prompt, None).await?;
     let alt: String = prompt
         .chars()
         .filter(|c| !matches!(c, '[' | ']' | '\n'))
@@ -529,23 +539,7 @@ pub async fn images(ctx: &Ctx, req: &mut Request) -> HttpResult {
     let key = (caller.key.id.clone(), caller.owner().to_string());
     let mut data = Vec::new();
     for _ in 0..params.n {
-        let image = match app
-            .draw(caller.owner(), &params.prompt, params.size.as_deref())
-            .await
-        {
-            Ok(i) => i,
-            Err(e) => {
-                account(
-                    ctx,
-                    key,
-                    IMAGE_MODEL_NAME.into(),
-                    Usage::default(),
-                    true,
-                    None,
-                );
-                return Err(e);
-            }
-        };
+        let image = draw_counted(ctx, &app, &key, &params.prompt, params.size.as_deref()).await?;
         data.push(if params.b64_json {
             json!({"b64_json": base64::engine::general_purpose::STANDARD.encode(&image.bytes), "revised_prompt": params.prompt})
         } else {

@@ -62,26 +62,20 @@ impl<'a> CleanupQueue<'a> {
         now: f64,
     ) -> Result<Vec<D1PreparedStatement>> {
         let args = [Arg::from(owner), Arg::from(arg), Arg::from(now)];
-        Ok(vec![
-            d1::stmt(
-                self.db,
-                &format!(
-                    "INSERT INTO cleanup_queue (owner, kind, ref, memory_id, created_at)
-                     SELECT owner, 'blob', blob_key, id, ?3 FROM memories
-                     WHERE {scope} AND blob_key IS NOT NULL"
-                ),
-                &args,
-            )?,
-            d1::stmt(
-                self.db,
-                &format!(
-                    "INSERT INTO cleanup_queue (owner, kind, ref, memory_id, created_at)
-                     SELECT owner, 'vector', vector_id, id, ?3 FROM memories
-                     WHERE {scope} AND vector_id IS NOT NULL"
-                ),
-                &args,
-            )?,
-        ])
+        [("blob", "blob_key"), ("vector", "vector_id")]
+            .into_iter()
+            .map(|(kind, column)| {
+                d1::stmt(
+                    self.db,
+                    &format!(
+                        "INSERT INTO cleanup_queue (owner, kind, ref, memory_id, created_at)
+                         SELECT owner, '{kind}', {column}, id, ?3 FROM memories
+                         WHERE {scope} AND {column} IS NOT NULL"
+                    ),
+                    &args,
+                )
+            })
+            .collect()
     }
 
     /// A statement queueing one R2 object (a document's original file).
@@ -169,33 +163,24 @@ impl<'a> CleanupQueue<'a> {
     }
 
     async fn blob_in_use(&self, key: &str) -> Result<bool> {
-        #[derive(Deserialize)]
-        struct One {
-            #[allow(dead_code)]
-            n: i64,
-        }
-        let found: Option<One> = d1::first(
-            self.db,
+        self.any_row(
             "SELECT 1 AS n FROM memories WHERE blob_key = ?1
              UNION ALL SELECT 1 AS n FROM documents WHERE blob_key = ?1 LIMIT 1",
             &[key.into()],
         )
-        .await?;
-        Ok(found.is_some())
+        .await
     }
 
     async fn vector_in_use(&self, owner: &str, vector_id: &str) -> Result<bool> {
-        #[derive(Deserialize)]
-        struct One {
-            #[allow(dead_code)]
-            n: i64,
-        }
-        let found: Option<One> = d1::first(
-            self.db,
+        self.any_row(
             "SELECT 1 AS n FROM memories WHERE owner = ?1 AND vector_id = ?2 LIMIT 1",
             &[owner.into(), vector_id.into()],
         )
-        .await?;
+        .await
+    }
+
+    async fn any_row(&self, sql: &str, args: &[Arg<'_>]) -> Result<bool> {
+        let found: Option<serde_json::Value> = d1::first(self.db, sql, args).await?;
         Ok(found.is_some())
     }
 }
