@@ -304,6 +304,8 @@ def bench_gateway(w: Worker, admin: str, key: str, n: int) -> None:
 def bundle_size() -> None:
     out = subprocess.run(["wrangler", "deploy", "--dry-run", "--outdir", "/tmp/memgate-bench-dist"], cwd=ROOT, env=tool_env(), capture_output=True, text=True)
     m = re.search(r"Total Upload: ([\d.]+) KiB / gzip: ([\d.]+) KiB", out.stdout + out.stderr)
+    if not m:
+        raise SystemExit(f"wrangler deploy --dry-run printed no bundle size:\n{(out.stdout + out.stderr)[-2000:]}")
     if m:
         RESULTS["bundle_upload_kib"], RESULTS["bundle_gzip_kib"] = float(m.group(1)), float(m.group(2))
         print(f"{'bundle (wrangler deploy --dry-run)':<48} {m.group(1)} KiB, gzip {m.group(2)} KiB")

@@ -360,8 +360,10 @@ def test_workers_ai_provider_through_the_binding(cloud_worker):
 
 def test_usage_counted_when_the_client_disconnects_mid_stream(worker, admin_key, make_key, upstream):
     key, owner = make_key()
+    conv = f"left-early-{time.time_ns()}"
     body = {"messages": [{"role": "user", "content": "slow-stream " + "word " * 20}], "stream": True}
-    with httpx.stream("POST", f"{worker.url}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}", "X-Memgate-Rag": "off"}) as r:
+    with httpx.stream("POST", f"{worker.url}/v1/chat/completions", json=body,
+                      headers={"Authorization": f"Bearer {key}", "X-Memgate-Rag": "off", "X-Conversation-Id": conv}) as r:
         for line in r.iter_lines():
             if '"content":"slow-stream' in line.replace(" ", ""):
                 break  # leave after the first content chunk
@@ -376,6 +378,18 @@ def test_usage_counted_when_the_client_disconnects_mid_stream(worker, admin_key,
             break
         time.sleep(0.3)
     assert rows and rows[0]["requests"] == 1 and rows[0]["completion_tokens"] > 0, rows
+    # The conversation holds the whole answer, not the part the client read.
+    detail = httpx.get(f"{worker.url}/admin/conversations/{conv}", headers={"Authorization": f"Bearer {admin_key}"}).json()
+    assert [m["role"] for m in detail["messages"]] == ["user", "assistant"]
+    assert detail["messages"][1]["content"].strip() == "echo: " + body["messages"][0]["content"].strip()
+
+
+def test_a_streamed_request_is_retried_on_429_before_its_first_byte(client, upstream):
+    n = len(upstream.requests)
+    chunks = list(client.chat.completions.create(model="m", messages=[{"role": "user", "content": "429-once streamed"}], stream=True,
+                                                 extra_headers={"X-Memgate-Rag": "off"}))
+    assert "".join(ch.delta.content or "" for c in chunks for ch in c.choices).strip() == "echo: 429-once streamed"
+    assert len(upstream.requests) - n == 2
 
 
 def test_frames_leave_as_the_upstream_produces_them(client, worker, upstream):

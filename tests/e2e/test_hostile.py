@@ -425,6 +425,21 @@ def test_invalid_utf8_is_refused(env):
         assert ok_json(c.delete(f"/api/documents/{doc_id}"))["success"] is True
     else:
         refused(r, 400)
+    # Invalid UTF-8 percent-encoded in paths and query strings.
+    for path in ["/api/memories/%FF%FE", "/api/documents/%C0%AF", f"/api/memories/{h}%FF", "/images/%ED%A0%80"]:
+        for method in ("GET", "DELETE"):
+            if path.startswith("/images/") and method == "DELETE":
+                continue
+            r = c.request(method, path)
+            assert r.status_code in (400, 404, 405), (method, path, r.status_code)
+            assert_error_shape(r.request.url.path, r.status_code, r.headers, r.content, f"{method} {path}")
+    for query in ["tag=%FF", "memory_type=%C0%AF", "page=%FF", "tag=ok&tag=%ED%A0%80"]:
+        r = c.get(f"/api/memories?{query}")
+        assert r.status_code in (200, 400), (query, r.status_code)
+        if r.status_code == 200:
+            assert r.json()["memories"] == [], "nothing matches an undecodable filter"
+        else:
+            refused(r, 400)
     assert snapshot(c) == before
 
 
