@@ -326,11 +326,20 @@ impl App<'_> {
         for r in found {
             rows.extend(self.store.candidate_rows(r).await?);
         }
-        let mut sketched = guessed.unwrap_or_default();
-        if changed {
-            let fresh = index
-                .cached_candidates(owner, query_vec, top_k)
-                .unwrap_or_default();
+        let mut sketched = guessed.clone().unwrap_or_default();
+        if let Some(added) = changed {
+            let fresh = match &guessed {
+                // New sketches can only displace earlier candidates: no rescan of them all.
+                Some(earlier) => index.candidates_among(
+                    owner,
+                    query_vec,
+                    top_k,
+                    earlier.iter().copied().chain(added),
+                ),
+                None => index
+                    .cached_candidates(owner, query_vec, top_k)
+                    .unwrap_or_default(),
+            };
             let asked: HashSet<i64> = sketched.iter().copied().collect();
             let extra: Vec<i64> = fresh
                 .iter()

@@ -12,12 +12,17 @@ use worker::D1Database;
 use crate::core::embed::cosine;
 use crate::core::ports::{VectorEntry, VectorHit, VectorIndex};
 use crate::core::vector::{
-    decode_f32s, decode_sketch, encode_f32s, encode_sketch, sketch, top_candidates, Sketch,
+    decode_f32s, decode_sketch, encode_f32s, encode_sketch, hamming, sketch, top_candidates, Sketch,
 };
 use crate::core::{Error, Result};
 use crate::platform::d1::{self, Arg};
 use crate::platform::error::storage;
 use crate::platform::memory_store::mark_indexed;
+
+/// How many candidates the sketches pick for exact re-ranking of a top `top_k`.
+fn candidate_count(top_k: usize) -> usize {
+    (top_k * 3).clamp(64, 400)
+}
 
 /// D1 statements per batch stay well under the platform's limits.
 const UPSERT_CHUNK: usize = 50;
@@ -117,16 +122,22 @@ impl<'a> D1VectorIndex<'a> {
         ])
     }
 
-    /// Applies the results of `sync_statements`; returns whether anything changed.
-    pub fn apply_sync(&self, owner: &str, results: &[worker::D1Result]) -> Result<bool> {
+    /// Applies the results of `sync_statements`: `None` if nothing changed, else the ids
+    /// whose sketches were added or replaced.
+    pub fn apply_sync(
+        &self,
+        owner: &str,
+        results: &[worker::D1Result],
+    ) -> Result<Option<Vec<i64>>> {
         let mut changes: Vec<SketchRow> = Vec::new();
         for r in results {
             changes.extend(r.results::<SketchRow>().map_err(storage)?);
         }
         let known = CACHE.with(|c| c.borrow().contains_key(owner));
         if changes.is_empty() && known {
-            return Ok(false);
+            return Ok(None);
         }
+        let mut added = Vec::new();
         // Apply in write order: a tombstone and a later re-insert of the same id must end inserted.
         changes.sort_by_key(|c| (c.seq, c.sketch.is_some()));
         CACHE.with(|c| {
@@ -134,14 +145,17 @@ impl<'a> D1VectorIndex<'a> {
             let entry = cache.entry(owner.to_string()).or_default();
             for ch in changes {
                 match ch.sketch.as_deref().and_then(decode_sketch) {
-                    Some(s) => entry.put(ch.memory_id, s),
+                    Some(s) => {
+                        entry.put(ch.memory_id, s);
+                        added.push(ch.memory_id);
+                    }
                     None => entry.remove(ch.memory_id),
                 }
                 entry.seq = entry.seq.max(ch.seq);
             }
             entry.seq = entry.seq.max(0);
         });
-        Ok(true)
+        Ok(Some(added))
     }
 
     async fn exact(&self, owner: &str, vector: &[f32], ids: &[i64]) -> Result<Vec<VectorHit>> {
@@ -181,9 +195,40 @@ impl D1VectorIndex<'_> {
 
     /// Like `candidates`, from this isolate's sketches as they are (`None` if it has none
     /// of `owner` yet): a search can ask D1 for them and for changes in the same round trip.
+    /// The best of `ids` (those still cached) by sketch distance, as many as
+    /// `cached_candidates` picks: after a few writes, the earlier candidates plus the new
+    /// sketches stand in for a scan of every sketch.
+    pub fn candidates_among(
+        &self,
+        owner: &str,
+        vector: &[f32],
+        top_k: usize,
+        ids: impl Iterator<Item = i64>,
+    ) -> Vec<i64> {
+        let q = sketch(vector);
+        CACHE.with(|c| {
+            let cache = c.borrow();
+            let Some(entry) = cache.get(owner) else {
+                return Vec::new();
+            };
+            let mut scored: Vec<(u32, i64)> = ids
+                .filter_map(|id| {
+                    entry
+                        .pos
+                        .get(&id)
+                        .map(|&i| (hamming(&q, &entry.sketches[i]), id))
+                })
+                .collect();
+            scored.sort_unstable();
+            scored.dedup_by_key(|(_, id)| *id);
+            scored.truncate(candidate_count(top_k));
+            scored.into_iter().map(|(_, id)| id).collect()
+        })
+    }
+
     pub fn cached_candidates(&self, owner: &str, vector: &[f32], top_k: usize) -> Option<Vec<i64>> {
         let q = sketch(vector);
-        let wanted = (top_k * 3).clamp(64, 400);
+        let wanted = candidate_count(top_k);
         CACHE.with(|c| {
             let cache = c.borrow();
             let entry = cache.get(owner)?;

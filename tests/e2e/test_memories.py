@@ -130,6 +130,11 @@ def test_hybrid_search_finds_by_meaning_and_keyword(owner_client):
     # Tag filter.
     r = owner_client.post("/api/search", json={"query": "database password region", "tags": ["infra"]}).json()
     assert [x["memory"]["tags"] for x in r["results"]] == [["infra"]]
+    # A memory stored after this isolate cached the owner's sketches is a vector candidate
+    # at once.
+    h = store(owner_client, "Marmalade is made from bitter Seville oranges")
+    r = owner_client.post("/api/search", json={"query": "marmalade seville oranges", "n_results": 1}).json()["results"]
+    assert r[0]["memory"]["content_hash"] == h and r[0]["relevance_reason"].startswith("semantic similarity"), r
 
 
 def test_search_survives_query_syntax(owner_client):
