@@ -1,7 +1,14 @@
-//! The small traits the adapters implement: what the application needs from a vector index
-//! and an embedder, independent of Vectorize, D1, Workers AI or an HTTP upstream. Local
+//! The small traits the adapters implement: what the application needs from a vector index,
+//! an embedder and a chat model, independent of Vectorize, D1, Workers AI or an HTTP
+//! upstream. Local
 //! stand-ins and production adapters implement the same traits.
 
+use std::pin::Pin;
+
+use futures_util::Stream;
+use serde_json::Value;
+
+use crate::core::openai::{Chat, ChatMessage, Usage};
 use crate::core::Result;
 
 /// A vector to index for one memory.
@@ -43,6 +50,36 @@ pub trait Embedder {
     /// A stable name of the model, part of the embedding cache key.
     fn model_id(&self) -> String;
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>>;
+}
+
+/// What a chat provider produces, streaming or not.
+#[derive(Debug, Clone)]
+pub enum ChatEvent {
+    Content(String),
+    /// Tool-call deltas, passed through as the upstream sent them.
+    ToolCalls(Value),
+    Finish(String),
+    Usage(Usage),
+}
+
+pub type ChatEventStream = Pin<Box<dyn Stream<Item = Result<ChatEvent>>>>;
+
+/// A non-streaming answer.
+pub struct Completion {
+    pub content: Option<String>,
+    pub tool_calls: Option<Value>,
+    pub finish_reason: String,
+    pub usage: Option<Usage>,
+}
+
+/// A chat model: Workers AI or an OpenAI-compatible upstream, one shape for both.
+#[allow(async_fn_in_trait)]
+pub trait ChatProvider {
+    /// The provider's own name for its model, which no answer of memgate's shows.
+    fn upstream_model(&self) -> &str;
+    async fn complete(&self, chat: &Chat, messages: &[ChatMessage]) -> Result<Completion>;
+    /// Starts a streaming answer; retries happen here, before the first byte.
+    async fn stream(&self, chat: &Chat, messages: &[ChatMessage]) -> Result<ChatEventStream>;
 }
 
 /// The id a memory's vector has in the index: unique across owners, at most 64 bytes

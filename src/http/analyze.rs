@@ -9,6 +9,7 @@ use crate::core::auth::Scope;
 use crate::core::openai::{
     estimate_prompt_tokens, estimate_tokens, ChatMessage, ChatRequest, Usage,
 };
+use crate::core::ports::ChatProvider;
 use crate::core::text::truncate_utf8;
 use crate::core::{Error, Result};
 use crate::http::auth::require;
@@ -16,7 +17,7 @@ use crate::http::body::read_json;
 use crate::http::openai::{account, check_quota};
 use crate::http::respond::{json, HttpResult};
 use crate::http::Ctx;
-use crate::platform::chat::ChatBackend;
+use crate::platform::chat::AnyChatProvider;
 use crate::platform::error::storage;
 use crate::platform::rate_limit;
 use crate::platform::workers_ai::AiBinding;
@@ -99,7 +100,7 @@ pub async fn analyze_error(ctx: &Ctx, req: &mut Request) -> HttpResult {
     .validate()?;
     let messages: Vec<ChatMessage> = chat.messages.clone();
     let backend =
-        ChatBackend::from_config(&app.config.chat, AiBinding::from_env(&ctx.b.env), app.retry)?;
+        AnyChatProvider::from_config(&app.config.chat, AiBinding::from_env(&ctx.b.env), app.retry)?;
     // Counted like any chat request of this key: tokens, and failures as errors.
     let key = (caller.key.id.clone(), caller.owner().to_string());
     let model = app.config.public_model_name.clone();

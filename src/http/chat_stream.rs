@@ -10,8 +10,8 @@ use futures_util::{FutureExt, StreamExt};
 use serde_json::{json, Value};
 
 use crate::core::openai::{chunk, estimate_tokens, sse_data, usage_chunk, Usage, SSE_DONE};
+use crate::core::ports::{ChatEvent, ChatEventStream as EventStream};
 use crate::core::Error;
-use crate::platform::chat::{ChatEvent, EventStream};
 use crate::platform::sse_out::BodyWriter;
 
 /// What the stream produced, for accounting and the conversation.

@@ -15,6 +15,7 @@ use crate::core::openai::{
     estimate_tokens, memory_context, sse_data, usage_chunk, validate_conversation_id, Chat,
     ChatMessage, ChatRequest, EmbeddingsRequest, ImageRequest, Usage, MAX_CHAT_BODY, SSE_DONE,
 };
+use crate::core::ports::ChatProvider;
 use crate::core::search::SearchParams;
 use crate::core::text::truncate_utf8;
 use crate::core::{Error, Result};
@@ -23,7 +24,7 @@ use crate::http::body::read_json;
 use crate::http::chat_stream::ChatStreamRelay;
 use crate::http::respond::{json, HttpResult};
 use crate::http::Ctx;
-use crate::platform::chat::ChatBackend;
+use crate::platform::chat::AnyChatProvider;
 use crate::platform::crypto::random_hex;
 use crate::platform::gateway_store::{GatewayStore, UsageEvent};
 use crate::platform::sse_out::BodyWriter;
@@ -302,7 +303,7 @@ pub async fn chat_completions(ctx: &Ctx, req: &mut Request) -> HttpResult {
 
     let p = prepare(ctx, &app, &caller, req, &chat).await?;
     let backend =
-        ChatBackend::from_config(&app.config.chat, AiBinding::from_env(&ctx.b.env), app.retry)?;
+        AnyChatProvider::from_config(&app.config.chat, AiBinding::from_env(&ctx.b.env), app.retry)?;
     let prompt_estimate = estimate_prompt_tokens(&p.messages);
     let keep = app.config.max_conversations;
     let conv = |answer: String| {

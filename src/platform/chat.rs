@@ -1,9 +1,7 @@
 //! Chat providers: Workers AI (binding) and any OpenAI-compatible upstream. Both yield the
 //! same events, streaming or not; the gateway turns them into OpenAI's exact shapes.
 
-use std::pin::Pin;
-
-use futures_util::{Stream, StreamExt};
+use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use wasm_bindgen::JsCast;
@@ -12,6 +10,7 @@ use worker::ByteStream;
 
 use crate::core::config::{ChatConfig, ChatProviderKind};
 use crate::core::openai::{content_text, Chat, ChatMessage, SseParser, Usage};
+use crate::core::ports::{ChatEvent, ChatEventStream, ChatProvider, Completion};
 use crate::core::{Error, Result};
 use crate::platform::http_client::{endpoint, post_json, RetryPolicy};
 use crate::platform::workers_ai::AiBinding;
@@ -19,38 +18,26 @@ use crate::platform::workers_ai::AiBinding;
 /// Workers AI chat models default to 256 output tokens; memgate always passes a value.
 const DEFAULT_MAX_TOKENS: u32 = 1024;
 
-/// What a provider produces, streaming or not.
-#[derive(Debug, Clone)]
-pub enum ChatEvent {
-    Content(String),
-    /// Tool-call deltas, passed through as the upstream sent them.
-    ToolCalls(Value),
-    Finish(String),
-    Usage(Usage),
+/// Any OpenAI-compatible `/v1/chat/completions` upstream; its stream is re-framed, not
+/// buffered.
+pub struct OpenAiChat {
+    base_url: String,
+    api_key: Option<String>,
+    model: String,
+    retry: RetryPolicy,
 }
 
-pub type EventStream = Pin<Box<dyn Stream<Item = Result<ChatEvent>>>>;
-
-pub enum ChatBackend {
-    WorkersAi {
-        ai: AiBinding,
-        model: String,
-        retry: RetryPolicy,
-    },
-    OpenAi {
-        base_url: String,
-        api_key: Option<String>,
-        model: String,
-        retry: RetryPolicy,
-    },
+/// Workers AI through its binding: its `{response}` answers and SSE stream translated.
+pub struct WorkersAiChat {
+    ai: AiBinding,
+    model: String,
+    retry: RetryPolicy,
 }
 
-/// The non-streaming answer.
-pub struct Completion {
-    pub content: Option<String>,
-    pub tool_calls: Option<Value>,
-    pub finish_reason: String,
-    pub usage: Option<Usage>,
+/// The configured chat provider.
+pub enum AnyChatProvider {
+    WorkersAi(WorkersAiChat),
+    OpenAi(OpenAiChat),
 }
 
 fn upstream_error(status: u16, body: &str) -> Error {
@@ -103,224 +90,225 @@ async fn post_chat(
     Ok(resp)
 }
 
-impl ChatBackend {
+impl AnyChatProvider {
     pub fn from_config(
         cfg: &ChatConfig,
         ai: Option<AiBinding>,
         retry: RetryPolicy,
     ) -> Result<Self> {
         Ok(match cfg.provider {
-            ChatProviderKind::WorkersAi => ChatBackend::WorkersAi {
+            ChatProviderKind::WorkersAi => AnyChatProvider::WorkersAi(WorkersAiChat {
                 ai: ai.ok_or_else(|| Error::Upstream {
                     message: "the Workers AI binding (AI) is not configured; choose an openai chat provider".into(),
                     status: None,
                 })?,
                 model: cfg.model.clone(),
                 retry,
-            },
-            ChatProviderKind::Openai => ChatBackend::OpenAi {
+            }),
+            ChatProviderKind::Openai => AnyChatProvider::OpenAi(OpenAiChat {
                 base_url: cfg.base_url.clone().unwrap_or_default(),
                 api_key: cfg.api_key.clone(),
                 model: cfg.model.clone(),
                 retry,
-            },
+            }),
+        })
+    }
+}
+
+/// The upstream's own words never name its model: the public model name stands in front.
+impl ChatProvider for AnyChatProvider {
+    fn upstream_model(&self) -> &str {
+        match self {
+            AnyChatProvider::OpenAi(p) => p.upstream_model(),
+            AnyChatProvider::WorkersAi(p) => p.upstream_model(),
+        }
+    }
+
+    async fn complete(&self, chat: &Chat, messages: &[ChatMessage]) -> Result<Completion> {
+        let done = match self {
+            AnyChatProvider::OpenAi(p) => p.complete(chat, messages).await,
+            AnyChatProvider::WorkersAi(p) => p.complete(chat, messages).await,
+        };
+        done.map_err(|e| e.hiding(self.upstream_model(), "the model"))
+    }
+
+    async fn stream(&self, chat: &Chat, messages: &[ChatMessage]) -> Result<ChatEventStream> {
+        let started = match self {
+            AnyChatProvider::OpenAi(p) => p.stream(chat, messages).await,
+            AnyChatProvider::WorkersAi(p) => p.stream(chat, messages).await,
+        };
+        started.map_err(|e| e.hiding(self.upstream_model(), "the model"))
+    }
+}
+
+fn openai_body(model: &str, chat: &Chat, messages: &[ChatMessage], stream: bool) -> Value {
+    let mut body: Map<String, Value> = chat.passthrough.clone();
+    body.insert("model".into(), json!(model));
+    body.insert("messages".into(), json!(messages));
+    body.insert("stream".into(), json!(stream));
+    if stream {
+        body.insert("stream_options".into(), json!({"include_usage": true}));
+    }
+    if let Some(m) = chat.max_tokens {
+        body.insert(chat.max_tokens_param.into(), json!(m));
+    }
+    if let Some(t) = chat.temperature {
+        body.insert("temperature".into(), json!(t));
+    }
+    if let Some(p) = chat.top_p {
+        body.insert("top_p".into(), json!(p));
+    }
+    Value::Object(body)
+}
+
+fn workers_ai_inputs(chat: &Chat, messages: &[ChatMessage], stream: bool) -> Value {
+    // Workers AI takes text content and system/user/assistant/tool roles.
+    let msgs: Vec<Value> = messages
+        .iter()
+        .map(|m| {
+            let role = if m.role == "developer" {
+                "system"
+            } else {
+                m.role.as_str()
+            };
+            json!({"role": role, "content": content_text(&m.content)})
+        })
+        .collect();
+    let mut inputs = json!({
+        "messages": msgs,
+        "max_tokens": chat.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
+        "stream": stream,
+    });
+    for (k, v) in [
+        ("temperature", chat.temperature.map(|t| json!(t))),
+        ("top_p", chat.top_p.map(|t| json!(t))),
+    ] {
+        if let Some(v) = v {
+            inputs[k] = v;
+        }
+    }
+    for k in ["seed", "tools", "frequency_penalty", "presence_penalty"] {
+        if let Some(v) = chat.passthrough.get(k) {
+            inputs[k] = v.clone();
+        }
+    }
+    inputs
+}
+
+impl ChatProvider for OpenAiChat {
+    fn upstream_model(&self) -> &str {
+        &self.model
+    }
+
+    async fn complete(&self, chat: &Chat, messages: &[ChatMessage]) -> Result<Completion> {
+        let mut resp = post_chat(
+            &self.base_url,
+            self.api_key.as_deref(),
+            &openai_body(&self.model, chat, messages, false),
+            self.retry,
+        )
+        .await?;
+        let text = resp.text().await.map_err(|e| Error::Upstream {
+            message: e.to_string(),
+            status: None,
+        })?;
+        #[derive(Deserialize)]
+        struct Resp {
+            choices: Vec<Choice>,
+            #[serde(default)]
+            usage: Option<Usage>,
+        }
+        #[derive(Deserialize)]
+        struct Choice {
+            message: Msg,
+            #[serde(default)]
+            finish_reason: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct Msg {
+            #[serde(default)]
+            content: Option<String>,
+            #[serde(default)]
+            tool_calls: Option<Value>,
+        }
+        let parsed: Resp = serde_json::from_str(&text).map_err(|e| Error::Upstream {
+            message: format!("unexpected upstream answer: {e}"),
+            status: None,
+        })?;
+        let choice = parsed
+            .choices
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Upstream {
+                message: "the upstream answered without choices".into(),
+                status: None,
+            })?;
+        Ok(Completion {
+            content: choice.message.content,
+            tool_calls: choice.message.tool_calls,
+            finish_reason: choice.finish_reason.unwrap_or_else(|| "stop".into()),
+            usage: parsed.usage,
         })
     }
 
-    fn openai_body(model: &str, chat: &Chat, messages: &[ChatMessage], stream: bool) -> Value {
-        let mut body: Map<String, Value> = chat.passthrough.clone();
-        body.insert("model".into(), json!(model));
-        body.insert("messages".into(), json!(messages));
-        body.insert("stream".into(), json!(stream));
-        if stream {
-            body.insert("stream_options".into(), json!({"include_usage": true}));
-        }
-        if let Some(m) = chat.max_tokens {
-            body.insert(chat.max_tokens_param.into(), json!(m));
-        }
-        if let Some(t) = chat.temperature {
-            body.insert("temperature".into(), json!(t));
-        }
-        if let Some(p) = chat.top_p {
-            body.insert("top_p".into(), json!(p));
-        }
-        Value::Object(body)
+    async fn stream(&self, chat: &Chat, messages: &[ChatMessage]) -> Result<ChatEventStream> {
+        let mut resp = post_chat(
+            &self.base_url,
+            self.api_key.as_deref(),
+            &openai_body(&self.model, chat, messages, true),
+            self.retry,
+        )
+        .await?;
+        let bytes = resp.stream().map_err(|e| Error::Upstream {
+            message: e.to_string(),
+            status: None,
+        })?;
+        Ok(sse_events(bytes, parse_openai_chunk))
     }
+}
 
-    fn workers_ai_inputs(chat: &Chat, messages: &[ChatMessage], stream: bool) -> Value {
-        // Workers AI takes text content and system/user/assistant/tool roles.
-        let msgs: Vec<Value> = messages
-            .iter()
-            .map(|m| {
-                let role = if m.role == "developer" {
-                    "system"
-                } else {
-                    m.role.as_str()
-                };
-                json!({"role": role, "content": content_text(&m.content)})
-            })
-            .collect();
-        let mut inputs = json!({
-            "messages": msgs,
-            "max_tokens": chat.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
-            "stream": stream,
-        });
-        for (k, v) in [
-            ("temperature", chat.temperature.map(|t| json!(t))),
-            ("top_p", chat.top_p.map(|t| json!(t))),
-        ] {
-            if let Some(v) = v {
-                inputs[k] = v;
-            }
-        }
-        for k in ["seed", "tools", "frequency_penalty", "presence_penalty"] {
-            if let Some(v) = chat.passthrough.get(k) {
-                inputs[k] = v.clone();
-            }
-        }
-        inputs
-    }
-
-    /// The upstream's name for its model, which no answer of memgate's shows.
+impl ChatProvider for WorkersAiChat {
     fn upstream_model(&self) -> &str {
-        match self {
-            ChatBackend::OpenAi { model, .. } | ChatBackend::WorkersAi { model, .. } => model,
-        }
+        &self.model
     }
 
-    pub async fn complete(&self, chat: &Chat, messages: &[ChatMessage]) -> Result<Completion> {
-        self.complete_unhidden(chat, messages)
-            .await
-            .map_err(|e| e.hiding(self.upstream_model(), "the model"))
+    async fn complete(&self, chat: &Chat, messages: &[ChatMessage]) -> Result<Completion> {
+        let inputs = workers_ai_inputs(chat, messages, false);
+        let value = run_with_retry(&self.ai, &self.model, &inputs, self.retry).await?;
+        let v: Value = serde_wasm_bindgen::from_value(value).map_err(|e| Error::Upstream {
+            message: format!("unexpected Workers AI answer: {e}"),
+            status: None,
+        })?;
+        let tool_calls = v
+            .get("tool_calls")
+            .filter(|t| t.as_array().is_some_and(|a| !a.is_empty()))
+            .cloned();
+        Ok(Completion {
+            content: v
+                .get("response")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            finish_reason: if tool_calls.is_some() {
+                "tool_calls".into()
+            } else {
+                "stop".into()
+            },
+            tool_calls,
+            usage: v
+                .get("usage")
+                .and_then(|u| serde_json::from_value(u.clone()).ok()),
+        })
     }
 
-    /// Starts a streaming completion. Retries happen here, before the first byte.
-    pub async fn stream(&self, chat: &Chat, messages: &[ChatMessage]) -> Result<EventStream> {
-        self.stream_unhidden(chat, messages)
-            .await
-            .map_err(|e| e.hiding(self.upstream_model(), "the model"))
-    }
-
-    async fn complete_unhidden(&self, chat: &Chat, messages: &[ChatMessage]) -> Result<Completion> {
-        match self {
-            ChatBackend::OpenAi {
-                base_url,
-                api_key,
-                model,
-                retry,
-            } => {
-                let mut resp = post_chat(
-                    base_url,
-                    api_key.as_deref(),
-                    &Self::openai_body(model, chat, messages, false),
-                    *retry,
-                )
-                .await?;
-                let text = resp.text().await.map_err(|e| Error::Upstream {
-                    message: e.to_string(),
-                    status: None,
-                })?;
-                #[derive(Deserialize)]
-                struct Resp {
-                    choices: Vec<Choice>,
-                    #[serde(default)]
-                    usage: Option<Usage>,
-                }
-                #[derive(Deserialize)]
-                struct Choice {
-                    message: Msg,
-                    #[serde(default)]
-                    finish_reason: Option<String>,
-                }
-                #[derive(Deserialize)]
-                struct Msg {
-                    #[serde(default)]
-                    content: Option<String>,
-                    #[serde(default)]
-                    tool_calls: Option<Value>,
-                }
-                let parsed: Resp = serde_json::from_str(&text).map_err(|e| Error::Upstream {
-                    message: format!("unexpected upstream answer: {e}"),
-                    status: None,
-                })?;
-                let choice = parsed
-                    .choices
-                    .into_iter()
-                    .next()
-                    .ok_or_else(|| Error::Upstream {
-                        message: "the upstream answered without choices".into(),
-                        status: None,
-                    })?;
-                Ok(Completion {
-                    content: choice.message.content,
-                    tool_calls: choice.message.tool_calls,
-                    finish_reason: choice.finish_reason.unwrap_or_else(|| "stop".into()),
-                    usage: parsed.usage,
-                })
-            }
-            ChatBackend::WorkersAi { ai, model, retry } => {
-                let inputs = Self::workers_ai_inputs(chat, messages, false);
-                let value = run_with_retry(ai, model, &inputs, *retry).await?;
-                let v: Value =
-                    serde_wasm_bindgen::from_value(value).map_err(|e| Error::Upstream {
-                        message: format!("unexpected Workers AI answer: {e}"),
-                        status: None,
-                    })?;
-                let tool_calls = v
-                    .get("tool_calls")
-                    .filter(|t| t.as_array().is_some_and(|a| !a.is_empty()))
-                    .cloned();
-                Ok(Completion {
-                    content: v
-                        .get("response")
-                        .and_then(Value::as_str)
-                        .map(str::to_string),
-                    finish_reason: if tool_calls.is_some() {
-                        "tool_calls".into()
-                    } else {
-                        "stop".into()
-                    },
-                    tool_calls,
-                    usage: v
-                        .get("usage")
-                        .and_then(|u| serde_json::from_value(u.clone()).ok()),
-                })
-            }
-        }
-    }
-
-    async fn stream_unhidden(&self, chat: &Chat, messages: &[ChatMessage]) -> Result<EventStream> {
-        match self {
-            ChatBackend::OpenAi {
-                base_url,
-                api_key,
-                model,
-                retry,
-            } => {
-                let mut resp = post_chat(
-                    base_url,
-                    api_key.as_deref(),
-                    &Self::openai_body(model, chat, messages, true),
-                    *retry,
-                )
-                .await?;
-                let bytes = resp.stream().map_err(|e| Error::Upstream {
-                    message: e.to_string(),
-                    status: None,
-                })?;
-                Ok(sse_events(bytes, parse_openai_chunk))
-            }
-            ChatBackend::WorkersAi { ai, model, retry } => {
-                let inputs = Self::workers_ai_inputs(chat, messages, true);
-                let value = run_with_retry(ai, model, &inputs, *retry).await?;
-                let rs: ReadableStream = value.dyn_into().map_err(|_| Error::Upstream {
-                    message: "Workers AI did not return a stream".into(),
-                    status: None,
-                })?;
-                let bytes = ByteStream::from(rs);
-                Ok(sse_events(bytes, parse_workers_ai_chunk))
-            }
-        }
+    async fn stream(&self, chat: &Chat, messages: &[ChatMessage]) -> Result<ChatEventStream> {
+        let inputs = workers_ai_inputs(chat, messages, true);
+        let value = run_with_retry(&self.ai, &self.model, &inputs, self.retry).await?;
+        let rs: ReadableStream = value.dyn_into().map_err(|_| Error::Upstream {
+            message: "Workers AI did not return a stream".into(),
+            status: None,
+        })?;
+        let bytes = ByteStream::from(rs);
+        Ok(sse_events(bytes, parse_workers_ai_chunk))
     }
 }
 
@@ -346,7 +334,7 @@ async fn run_with_retry(
 
 /// Turns an SSE byte stream into chat events with `parse` for each `data:` payload.
 /// A stream that ends without `[DONE]` or a finish reason was cut off: it ends in an error.
-fn sse_events(bytes: ByteStream, parse: fn(&str) -> Vec<ChatEvent>) -> EventStream {
+fn sse_events(bytes: ByteStream, parse: fn(&str) -> Vec<ChatEvent>) -> ChatEventStream {
     struct State {
         bytes: ByteStream,
         parser: SseParser,
