@@ -154,6 +154,25 @@ export class Ai extends WorkerEntrypoint {
     const asked = String(last ? last.content : "");
     // "show max_tokens" makes the answer report the limit it was given (always passed).
     const reply = asked.includes("show max_tokens") ? `max_tokens=${inputs.max_tokens}` : `stand-in reply to: ${asked.slice(0, 200)}`;
+    // "use-tool" with tools given: a call of the first tool, in Workers AI's own shape.
+    const tools = Array.isArray(inputs.tools) ? inputs.tools : [];
+    if (asked.includes("use-tool") && tools.length) {
+      const name = (tools[0].function || tools[0]).name;
+      const calls = [{ name, arguments: { city: "Oslo" } }];
+      const usage = { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 };
+      if (inputs.stream) {
+        const enc = new TextEncoder();
+        return new ReadableStream({
+          start(controller) {
+            controller.enqueue(enc.encode(`data: ${JSON.stringify({ response: "", tool_calls: calls })}\n\n`));
+            controller.enqueue(enc.encode(`data: ${JSON.stringify({ response: "", usage })}\n\n`));
+            controller.enqueue(enc.encode("data: [DONE]\n\n"));
+            controller.close();
+          },
+        });
+      }
+      return { response: null, tool_calls: calls, usage };
+    }
     if (inputs.stream) {
       const enc = new TextEncoder();
       const words = reply.split(" ");

@@ -154,6 +154,32 @@ fn positive_int(v: &Option<Value>, param: &str) -> Result<Option<u32>> {
     }
 }
 
+/// Tool calls in OpenAI's shape (`{id, type: "function", function: {name, arguments}}` with
+/// `arguments` a JSON string), from either that shape or Workers AI's `{name, arguments}`
+/// with `arguments` an object. Calls without a name are dropped; `None` if none is left.
+pub fn openai_tool_calls(calls: &Value) -> Option<Value> {
+    let out: Vec<Value> = calls
+        .as_array()?
+        .iter()
+        .enumerate()
+        .filter_map(|(i, call)| {
+            let f = call.get("function").unwrap_or(call);
+            let name = f.get("name")?.as_str()?;
+            let arguments = match f.get("arguments") {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Null) | None => "{}".to_string(),
+                Some(other) => other.to_string(),
+            };
+            let id = call
+                .get("id")
+                .and_then(Value::as_str)
+                .map_or_else(|| format!("call_{i}"), str::to_string);
+            Some(json!({"id": id, "type": "function", "function": {"name": name, "arguments": arguments}}))
+        })
+        .collect();
+    (!out.is_empty()).then_some(Value::Array(out))
+}
+
 /// The text of a message's content: a string, or the text parts of an array of parts.
 pub fn content_text(content: &Option<Value>) -> String {
     match content {
@@ -659,6 +685,23 @@ mod tests {
         assert!(!c.passthrough.contains_key("unknown_field"));
         assert!(!c.passthrough.contains_key("model"));
         assert_eq!(content_text(&c.messages[1].content), "hi");
+    }
+
+    #[test]
+    fn tool_calls_take_openais_shape() {
+        let workers_ai =
+            json!([{"name": "get_weather", "arguments": {"city": "Oslo"}}, {"arguments": {}}]);
+        assert_eq!(
+            openai_tool_calls(&workers_ai),
+            Some(
+                json!([{"id": "call_0", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Oslo\"}"}}])
+            )
+        );
+        let openai =
+            json!([{"id": "c9", "type": "function", "function": {"name": "f", "arguments": "{}"}}]);
+        assert_eq!(openai_tool_calls(&openai), Some(openai.clone()));
+        assert_eq!(openai_tool_calls(&json!([])), None);
+        assert_eq!(openai_tool_calls(&json!("x")), None);
     }
 
     #[test]

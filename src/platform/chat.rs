@@ -9,7 +9,7 @@ use worker::web_sys::ReadableStream;
 use worker::ByteStream;
 
 use crate::core::config::{ChatConfig, ChatProviderKind};
-use crate::core::openai::{content_text, Chat, ChatMessage, SseParser, Usage};
+use crate::core::openai::{content_text, openai_tool_calls, Chat, ChatMessage, SseParser, Usage};
 use crate::core::ports::{ChatEvent, ChatEventStream, ChatProvider, Completion};
 use crate::core::{Error, Result};
 use crate::platform::http_client::{endpoint, post_json, RetryPolicy};
@@ -279,10 +279,7 @@ impl ChatProvider for WorkersAiChat {
             message: format!("unexpected Workers AI answer: {e}"),
             status: None,
         })?;
-        let tool_calls = v
-            .get("tool_calls")
-            .filter(|t| t.as_array().is_some_and(|a| !a.is_empty()))
-            .cloned();
+        let tool_calls = v.get("tool_calls").and_then(openai_tool_calls);
         Ok(Completion {
             content: v
                 .get("response")
@@ -443,6 +440,13 @@ fn parse_workers_ai_chunk(data: &str) -> Vec<ChatEvent> {
         if !text.is_empty() {
             out.push(ChatEvent::Content(text.to_string()));
         }
+    }
+    // Workers AI sends whole calls; as stream deltas each needs its index.
+    if let Some(Value::Array(mut calls)) = v.get("tool_calls").and_then(openai_tool_calls) {
+        for (i, call) in calls.iter_mut().enumerate() {
+            call["index"] = json!(i);
+        }
+        out.push(ChatEvent::ToolCalls(Value::Array(calls)));
     }
     if let Some(u) = v.get("usage").filter(|u| !u.is_null()) {
         if let Ok(usage) = serde_json::from_value::<Usage>(u.clone()) {

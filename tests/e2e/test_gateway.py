@@ -334,6 +334,17 @@ def test_workers_ai_provider_through_the_binding(cloud_worker):
     r = c.chat.completions.create(model="memgate", messages=[{"role": "user", "content": "hi from the SDK"}], max_tokens=33)
     assert r.choices[0].message.content == "stand-in reply to: hi from the SDK"
     assert r.usage.total_tokens > 0
+    # Workers AI's tool calls ({name, arguments: object}) come back in OpenAI's shape.
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+    r = c.chat.completions.create(model="m", messages=[{"role": "user", "content": "use-tool for Oslo"}], tools=tools)
+    call = r.choices[0].message.tool_calls[0]
+    assert r.choices[0].finish_reason == "tool_calls" and call.type == "function" and call.id
+    assert (call.function.name, json.loads(call.function.arguments)) == ("get_weather", {"city": "Oslo"})
+    chunks = list(c.chat.completions.create(model="m", messages=[{"role": "user", "content": "use-tool for Oslo"}], tools=tools, stream=True))
+    deltas = [tc for x in chunks for ch in x.choices for tc in (ch.delta.tool_calls or [])]
+    assert deltas and deltas[0].index == 0 and deltas[0].function.name == "get_weather"
+    assert json.loads(deltas[0].function.arguments) == {"city": "Oslo"}
+    assert [ch.finish_reason for x in chunks for ch in x.choices if ch.finish_reason] == ["tool_calls"]
     limits = [c.chat.completions.create(model="m", messages=[{"role": "user", "content": "show max_tokens"}], **kw).choices[0].message.content
               for kw in ({"max_tokens": 33}, {"max_completion_tokens": 44}, {})]
     assert limits == ["max_tokens=33", "max_tokens=44", "max_tokens=1024"], "Workers AI always gets a limit"
