@@ -165,6 +165,7 @@ async fn dispatch(ctx: &Ctx, req: &mut Request, method: &str, path: &str) -> Htt
         Route::Export => transfer::export(ctx, req).await,
         Route::Import => transfer::import(ctx, req).await,
         Route::Models => openai::models(ctx, req).await,
+        Route::Model => openai::model(ctx, req, param(0)).await,
         Route::ChatCompletions => openai::chat_completions(ctx, req).await,
         Route::Embeddings => openai::embeddings(ctx, req).await,
         Route::Images => openai::images(ctx, req).await,

@@ -40,16 +40,37 @@ fn internal(e: worker::Error) -> Error {
     Error::Internal(e.to_string())
 }
 
+/// The models memgate answers as: the public chat model, embeddings and images.
+fn model_list(public_model_name: &str) -> Vec<Value> {
+    [public_model_name, EMBEDDING_MODEL_NAME, IMAGE_MODEL_NAME]
+        .iter()
+        .map(|id| json!({"id": id, "object": "model", "created": 1_700_000_000u64, "owned_by": "memgate"}))
+        .collect()
+}
+
 pub async fn models(ctx: &Ctx, req: &mut Request) -> HttpResult {
     require(ctx, req, Scope::Chat).await?;
     let app = ctx.app().await?;
-    let created = 1_700_000_000u64;
-    let model =
-        |id: &str| json!({"id": id, "object": "model", "created": created, "owned_by": "memgate"});
     json(
         200,
-        &json!({"object": "list", "data": [model(&app.config.public_model_name), model(EMBEDDING_MODEL_NAME), model(IMAGE_MODEL_NAME)]}),
+        &json!({"object": "list", "data": model_list(&app.config.public_model_name)}),
     )
+}
+
+/// `GET /v1/models/{model}`, as the SDKs' `models.retrieve`.
+pub async fn model(ctx: &Ctx, req: &mut Request, id: &str) -> HttpResult {
+    require(ctx, req, Scope::Chat).await?;
+    let app = ctx.app().await?;
+    let found = model_list(&app.config.public_model_name)
+        .into_iter()
+        .find(|m| m["id"] == id)
+        .ok_or_else(|| {
+            Error::not_found(format!(
+                "the model '{}' does not exist",
+                truncate_utf8(id, 100)
+            ))
+        })?;
+    json(200, &found)
 }
 
 /// Refuses a key over its daily token quota.

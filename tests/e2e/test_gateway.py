@@ -116,7 +116,10 @@ def client(worker, make_key, upstream):
 
 def test_models_and_non_streaming_chat(client, upstream):
     ids = [m.id for m in client.models.list().data]
-    assert "memgate-test" in ids and UPSTREAM_MODEL not in ids
+    assert ids == ["memgate-test", "memgate-embedding", "memgate-image"] and UPSTREAM_MODEL not in ids
+    assert client.models.retrieve("memgate-test").id == "memgate-test"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve(UPSTREAM_MODEL)
     r = client.chat.completions.create(model="memgate-test", messages=[{"role": "user", "content": "hello there"}], max_tokens=20, temperature=0.3, seed=7, user="u1")
     assert r.object == "chat.completion" and r.model == "memgate-test"
     assert r.choices[0].index == 0 and r.choices[0].finish_reason == "stop"
