@@ -10,7 +10,6 @@ use crate::core::extract::{extract_text, DocFormat};
 use crate::core::memory::{content_hash, NewMemory};
 use crate::core::time::iso8601;
 use crate::core::Result;
-use crate::platform::cleanup_queue::Cleanup;
 use crate::platform::crypto::random_hex;
 use crate::platform::document_store::{Document, DocumentStore};
 
@@ -64,14 +63,9 @@ impl App<'_> {
         let blob_key = format!("documents/{owner}/{id}");
         let size = up.bytes.len() as i64;
         self.cleanup().hold_blob(owner, &blob_key, self.now).await?;
-        if let Err(e) = store.put_file(&blob_key, up.bytes).await {
-            // An R2 put that failed wrote nothing: nothing to hold.
-            let _ = self
-                .cleanup()
-                .done(owner, Cleanup::Blob, &[&blob_key])
-                .await;
-            return Err(e);
-        }
+        // A put that timed out may still land: its hold stays, and the scheduled handler
+        // removes the file once the hold has passed.
+        store.put_file(&blob_key, up.bytes).await?;
         let doc = Document {
             id: id.clone(),
             title: up.title,
@@ -94,11 +88,7 @@ impl App<'_> {
             let _ = store.delete(owner, &id, Some(&blob_key), self.now).await;
             return Err(e);
         }
-        if let Err(e) = self
-            .cleanup()
-            .done(owner, Cleanup::Blob, &[&blob_key])
-            .await
-        {
+        if let Err(e) = self.cleanup().done_blobs(owner, &[&blob_key]).await {
             // Harmless: the scheduled handler keeps a file that a document uses.
             worker::console_warn!("document file left queued: {e}");
         }
@@ -152,14 +142,20 @@ impl App<'_> {
         store
             .delete(owner, id, doc.blob_key.as_deref(), self.now)
             .await?;
+        // A vector may exist before its id was recorded: the id derives from owner and hash.
         let entries: Vec<(i64, String)> = chunks
             .into_iter()
-            .filter_map(|c| c.vector_id.map(|v| (c.id, v)))
+            .map(|c| {
+                let vid = c
+                    .vector_id
+                    .unwrap_or_else(|| crate::core::ports::vector_id(owner, &c.content_hash));
+                (c.id, vid)
+            })
             .collect();
-        let refs: Vec<&str> = entries.iter().map(|(_, v)| v.as_str()).collect();
+        let ids: Vec<i64> = entries.iter().map(|(id, _)| *id).collect();
         let removed =
             match crate::core::ports::VectorIndex::delete(&self.index, owner, &entries).await {
-                Ok(()) => self.cleanup().done(owner, Cleanup::Vector, &refs).await,
+                Ok(()) => self.cleanup().done_vectors(owner, &ids).await,
                 Err(e) => Err(e),
             };
         if let Err(e) = removed {

@@ -12,8 +12,7 @@ use crate::core::search::{fts_query, relevance_reason, rrf_fuse, SearchParams, S
 use crate::core::text::truncate_utf8;
 use crate::core::time::iso8601;
 use crate::core::vector::decode_f32s;
-use crate::core::Result;
-use crate::platform::cleanup_queue::Cleanup;
+use crate::core::{Error, Result};
 use crate::platform::embedder::AnyEmbedder;
 use crate::platform::error::storage;
 use crate::platform::memory_store::{Filters, Inserted};
@@ -152,16 +151,16 @@ impl App<'_> {
         if !self.store.delete(owner, hash, self.now).await? {
             return Ok(false);
         }
-        if let Some(vid) = found.vector_id {
-            // The row is gone, so a stale vector can no longer surface in results; one that
-            // cannot be removed now stays queued for the scheduled handler.
-            let removed = match self.index.delete(owner, &[(found.id, vid.clone())]).await {
-                Ok(()) => self.cleanup().done(owner, Cleanup::Vector, &[&vid]).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = removed {
-                worker::console_warn!("vector removal left to the scheduled retry: {e}");
-            }
+        // The row is gone, so a stale vector can no longer surface in results; one that
+        // cannot be removed now stays queued for the scheduled handler. (A vector may exist
+        // before its id was recorded: the id derives from owner and hash.)
+        let vid = found.vector_id.unwrap_or_else(|| vector_id(owner, hash));
+        let removed = match self.index.delete(owner, &[(found.id, vid)]).await {
+            Ok(()) => self.cleanup().done_vectors(owner, &[found.id]).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = removed {
+            worker::console_warn!("vector removal left to the scheduled retry: {e}");
         }
         self.emit(
             owner,
@@ -200,7 +199,16 @@ impl App<'_> {
             .embed_cached(&self.b.kv, std::slice::from_ref(&p.query))
             .await
         {
-            Ok(mut v) => v.pop(),
+            Ok(mut v) => {
+                let vector = v.pop();
+                if vector.is_none() {
+                    self.semantic_failed(
+                        "the query embedding",
+                        &Error::Internal("no vector".into()),
+                    );
+                }
+                vector
+            }
             Err(e) => {
                 self.semantic_failed("the query embedding", &e);
                 None
@@ -236,7 +244,10 @@ impl App<'_> {
                 .copied()
                 .unwrap_or(0.0)
                 .clamp(0.0, 1.0);
-            if p.similarity_threshold.is_some_and(|t| cosine < t) {
+            // Without a vector score (semantic search down) a keyword hit cannot be measured
+            // against the threshold; it is kept rather than silently dropped.
+            let unmeasured = self.semantic_unavailable() && !ranked.scores.contains_key(&id);
+            if !unmeasured && p.similarity_threshold.is_some_and(|t| cosine < t) {
                 continue;
             }
             chosen.push((id, cosine));

@@ -6,7 +6,7 @@
 use serde::Deserialize;
 use worker::{D1Database, D1PreparedStatement};
 
-use crate::core::ports::VectorIndex;
+use crate::core::ports::{vector_id, VectorIndex};
 use crate::core::Result;
 use crate::platform::blob_store::BlobStore;
 use crate::platform::d1::{self, Arg};
@@ -17,18 +17,12 @@ const GRACE_SECS: f64 = 5.0;
 /// A held object (see `hold_blob`) is left alone this long: its row may still be coming.
 const HOLD_SECS: f64 = 600.0;
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Cleanup {
-    Blob,
-    Vector,
-}
-
-impl Cleanup {
-    fn as_str(self) -> &'static str {
-        match self {
-            Cleanup::Blob => "blob",
-            Cleanup::Vector => "vector",
-        }
+/// The vector id a queued `ref` stands for: the id itself, or `hash:<content hash>` for a
+/// memory whose id was never recorded (ids derive from owner and content hash).
+fn vector_ref(owner: &str, reference: &str) -> String {
+    match reference.strip_prefix("hash:") {
+        Some(hash) => vector_id(owner, hash),
+        None => reference.to_string(),
     }
 }
 
@@ -62,20 +56,29 @@ impl<'a> CleanupQueue<'a> {
         now: f64,
     ) -> Result<Vec<D1PreparedStatement>> {
         let args = [Arg::from(owner), Arg::from(arg), Arg::from(now)];
-        [("blob", "blob_key"), ("vector", "vector_id")]
-            .into_iter()
-            .map(|(kind, column)| {
-                d1::stmt(
-                    self.db,
-                    &format!(
-                        "INSERT INTO cleanup_queue (owner, kind, ref, memory_id, created_at)
-                         SELECT owner, '{kind}', {column}, id, ?3 FROM memories
-                         WHERE {scope} AND {column} IS NOT NULL"
-                    ),
-                    &args,
-                )
-            })
-            .collect()
+        // A vector may exist before its id is recorded (the upsert landed, the D1 update
+        // did not): without a recorded id, the content hash stands in (see `vector_ref`).
+        [
+            ("blob", "blob_key", "blob_key IS NOT NULL"),
+            (
+                "vector",
+                "COALESCE(vector_id, 'hash:' || content_hash)",
+                "1",
+            ),
+        ]
+        .into_iter()
+        .map(|(kind, reference, present)| {
+            d1::stmt(
+                self.db,
+                &format!(
+                    "INSERT INTO cleanup_queue (owner, kind, ref, memory_id, created_at)
+                     SELECT owner, '{kind}', {reference}, id, ?3 FROM memories
+                     WHERE {scope} AND {present}"
+                ),
+                &args,
+            )
+        })
+        .collect()
     }
 
     /// A statement queueing one R2 object (a document's original file).
@@ -98,24 +101,41 @@ impl<'a> CleanupQueue<'a> {
         .await
     }
 
-    /// Marks objects as removed (or, after `hold_blob`, as in use).
-    pub async fn done(&self, owner: &str, kind: Cleanup, refs: &[&str]) -> Result<()> {
-        if refs.is_empty() {
-            return Ok(());
-        }
-        let list = refs
+    /// Marks R2 objects as removed (or, after `hold_blob`, as in use).
+    pub async fn done_blobs(&self, owner: &str, keys: &[&str]) -> Result<()> {
+        let quoted: Vec<String> = keys
             .iter()
-            .map(|r| format!("'{}'", r.replace('\'', "''")))
-            .collect::<Vec<_>>()
-            .join(",");
-        d1::run(
-            self.db,
-            &format!(
-                "DELETE FROM cleanup_queue WHERE owner = ?1 AND kind = ?2 AND ref IN ({list})"
-            ),
-            &[owner.into(), kind.as_str().into()],
-        )
-        .await?;
+            .map(|k| format!("'{}'", k.replace('\'', "''")))
+            .collect();
+        self.done_where(owner, "blob", "ref", &quoted).await
+    }
+
+    /// Marks the vectors of these memories as removed.
+    pub async fn done_vectors(&self, owner: &str, memory_ids: &[i64]) -> Result<()> {
+        let ids: Vec<String> = memory_ids.iter().map(i64::to_string).collect();
+        self.done_where(owner, "vector", "memory_id", &ids).await
+    }
+
+    /// Deletes queue rows whose `column` is in `literals`, in slices that keep each statement
+    /// far below D1's statement size limit (a large document has thousands of chunks).
+    async fn done_where(
+        &self,
+        owner: &str,
+        kind: &str,
+        column: &str,
+        literals: &[String],
+    ) -> Result<()> {
+        for slice in literals.chunks(500) {
+            d1::run(
+                self.db,
+                &format!(
+                    "DELETE FROM cleanup_queue WHERE owner = ?1 AND kind = ?2 AND {column} IN ({})",
+                    slice.join(",")
+                ),
+                &[owner.into(), kind.into()],
+            )
+            .await?;
+        }
         Ok(())
     }
 
@@ -143,9 +163,10 @@ impl<'a> CleanupQueue<'a> {
                 // Vectorize deletes by vector id, which the same content stored anew reuses;
                 // the local index deletes by memory id, which is never reused.
                 let by_vector_id = matches!(index, AnyVectorIndex::Vectorize(_));
-                (by_vector_id && self.vector_in_use(&q.owner, &q.reference).await?)
+                let vid = vector_ref(&q.owner, &q.reference);
+                (by_vector_id && self.vector_in_use(&q.owner, &vid).await?)
                     || index
-                        .delete(&q.owner, &[(q.memory_id.unwrap_or(0), q.reference.clone())])
+                        .delete(&q.owner, &[(q.memory_id.unwrap_or(0), vid)])
                         .await
                         .is_ok()
             };

@@ -8,7 +8,7 @@ use crate::core::memory::NewMemory;
 use crate::core::text::truncate_utf8;
 use crate::core::{Error, Result};
 use crate::platform::blob_store::BlobStore;
-use crate::platform::cleanup_queue::{Cleanup, CleanupQueue};
+use crate::platform::cleanup_queue::CleanupQueue;
 use crate::platform::d1::{self, Arg};
 
 /// Chunks written per D1 batch (three statements each).
@@ -250,7 +250,7 @@ impl<'a> DocumentStore<'a> {
         d1::batch(self.db, statements).await?;
         if let Some(k) = blob_key {
             let removed = match self.blobs.delete(k).await {
-                Ok(()) => queue.done(owner, Cleanup::Blob, &[k]).await,
+                Ok(()) => queue.done_blobs(owner, &[k]).await,
                 Err(e) => Err(e),
             };
             if let Err(e) = removed {

@@ -9,7 +9,8 @@ use crate::core::memory::{Memory, MemoryPatch, NewMemory};
 use crate::core::text::truncate_utf8;
 use crate::core::{Error, Result};
 use crate::platform::blob_store::BlobStore;
-use crate::platform::cleanup_queue::{Cleanup, CleanupQueue};
+use crate::platform::cleanup_queue::CleanupQueue;
+use crate::platform::crypto::random_hex;
 use crate::platform::d1::{self, Arg};
 
 pub struct MemoryStore<'a> {
@@ -58,8 +59,9 @@ pub fn mark_indexed(
 }
 
 /// The R2 key of a large memory's content.
-fn blob_key(owner: &str, hash: &str) -> String {
-    format!("memories/{owner}/{hash}")
+/// A fresh R2 key for one stored copy of a memory's content.
+fn blob_key(owner: &str, hash: &str) -> Result<String> {
+    Ok(format!("memories/{owner}/{hash}/{}", random_hex::<8>()?))
 }
 
 impl<'a> MemoryStore<'a> {
@@ -120,8 +122,18 @@ impl<'a> MemoryStore<'a> {
                 return Ok(Inserted::Duplicate(existing));
             }
         }
-        let key = large.then(|| blob_key(owner, &m.content_hash));
+        // Each stored copy gets its own key, held in the cleanup queue until its row commits:
+        // a delete of an earlier copy, a concurrent store or a crash can orphan an object but
+        // never remove one that a row uses.
+        let key = match large {
+            true => Some(blob_key(owner, &m.content_hash)?),
+            false => None,
+        };
+        let queue = CleanupQueue::new(self.db);
         if let Some(k) = &key {
+            queue
+                .hold_blob(owner, k, js_sys::Date::now() / 1000.0)
+                .await?;
             self.blobs.put(k, m.content.as_bytes().to_vec()).await?;
         }
         let tags = serde_json::to_string(&m.tags).map_err(|e| Error::Internal(e.to_string()))?;
@@ -172,20 +184,28 @@ impl<'a> MemoryStore<'a> {
         let id = match d1::batch_row_id(self.db, statements).await {
             Ok(Some(id)) => id,
             Ok(None) => return Err(Error::Storage("the insert reported no row id".into())),
-            Err(e) if d1::is_unique_violation(&e) => {
-                // The owner already has this content (or a concurrent request stored it).
-                if let Some(existing) = self.get(owner, &m.content_hash).await? {
-                    return Ok(Inserted::Duplicate(existing));
-                }
-                return Err(e);
-            }
             Err(e) => {
+                // This copy's object is not used: removed now, or by the scheduled handler.
                 if let Some(k) = &key {
-                    let _ = self.blobs.delete(k).await;
+                    if self.blobs.delete(k).await.is_ok() {
+                        let _ = queue.done_blobs(owner, &[k]).await;
+                    }
+                }
+                if d1::is_unique_violation(&e) {
+                    // The owner already has this content (or a concurrent request stored it).
+                    if let Some(existing) = self.get(owner, &m.content_hash).await? {
+                        return Ok(Inserted::Duplicate(existing));
+                    }
                 }
                 return Err(e);
             }
         };
+        if let Some(k) = &key {
+            if let Err(e) = queue.done_blobs(owner, &[k]).await {
+                // Harmless: the scheduled handler keeps an object that a row uses.
+                worker::console_warn!("stored content left queued: {e}");
+            }
+        }
         let mut memory = Memory::new(
             m.content.clone(),
             m.tags.clone(),
@@ -333,7 +353,7 @@ impl<'a> MemoryStore<'a> {
         if let Some(k) = found.blob_key {
             // The delete has committed: a failure here is the scheduled handler's to retry.
             let removed = match self.blobs.delete(&k).await {
-                Ok(()) => queue.done(owner, Cleanup::Blob, &[&k]).await,
+                Ok(()) => queue.done_blobs(owner, &[&k]).await,
                 Err(e) => Err(e),
             };
             if let Err(e) = removed {

@@ -450,15 +450,28 @@ def test_an_import_is_indexed_in_batches_through_the_production_adapters(cloud_w
 
 def test_a_document_ingest_cut_short_is_undone_by_the_scheduler(worker, owner_client):
     """A crash after the chunks' batch and before the document's row leaves chunks without a
-    document; the scheduled handler removes them once the ingest is surely over."""
-    r = owner_client.post("/api/documents", json={"title": "half written", "text": "The zeppelin hangar has a red door.\n\nIt opens at dawn."})
+    document, and its file held in the cleanup queue; the scheduled handler removes them all
+    once the ingest is surely over."""
+    c = owner_client
+    store(c, "an unrelated memory that stays")
+    r = c.post("/api/documents", json={"title": "half written", "text": "The zeppelin hangar has a red door.\n\nIt opens at dawn."})
     assert r.status_code == 201, r.text
-    doc_id = r.json()["document"]["id"]
-    before = owner_client.get("/api/stats").json()["total_memories"]
-    assert owner_client.post("/api/search", json={"query": "zeppelin hangar"}).json()["results"]
-    # The state a crash would leave: the document's row never landed; ten minutes pass.
-    worker.d1(f"DELETE FROM documents WHERE id = '{doc_id}'; UPDATE memories SET created_at = created_at - 900 WHERE document_id = '{doc_id}'")
+    doc = r.json()["document"]
+    before = c.get("/api/stats").json()
+    assert before["total_memories"] == 1 + doc["chunks"] and before["pending_cleanup"] == 0
+    assert c.post("/api/search", json={"query": "zeppelin hangar"}).json()["results"]
+    # The state a crash would leave: the document's row never landed, its file is still
+    # held; ten minutes pass.
+    blob = f"documents/{c.owner}/{doc['id']}"
+    worker.d1(f"DELETE FROM documents WHERE id = '{doc['id']}'; "
+              f"UPDATE memories SET created_at = created_at - 900 WHERE document_id = '{doc['id']}'; "
+              f"INSERT INTO cleanup_queue (owner, kind, ref, created_at) VALUES ('{c.owner}', 'blob', '{blob}', 0)")
     worker.scheduled()
-    after = owner_client.get("/api/stats").json()["total_memories"]
-    assert after < before, "the orphan chunks are gone"
-    assert not owner_client.post("/api/search", json={"query": "zeppelin hangar"}).json()["results"]
+    after = c.get("/api/stats").json()
+    assert after["total_memories"] == 1, "exactly the orphan chunks are gone"
+    assert after["pending_cleanup"] == doc["chunks"], "the file is removed; the chunks' vectors are queued"
+    time.sleep(5.5)
+    worker.scheduled()
+    assert c.get("/api/stats").json()["pending_cleanup"] == 0
+    found = c.post("/api/search", json={"query": "zeppelin hangar"}).json()["results"]
+    assert [x["memory"]["content"] for x in found] == ["an unrelated memory that stays"]
