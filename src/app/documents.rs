@@ -152,15 +152,9 @@ impl App<'_> {
                 (c.id, vid)
             })
             .collect();
-        let ids: Vec<i64> = entries.iter().map(|(id, _)| *id).collect();
-        let removed =
-            match crate::core::ports::VectorIndex::delete(&self.index, owner, &entries).await {
-                Ok(()) => self.cleanup().done_vectors(owner, &ids).await,
-                Err(e) => Err(e),
-            };
-        if let Err(e) = removed {
-            worker::console_warn!("vector removal left to the scheduled retry: {e}");
-        }
+        self.cleanup()
+            .remove_vectors(&self.index, owner, &entries)
+            .await;
         Ok(true)
     }
 }

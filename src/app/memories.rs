@@ -155,13 +155,9 @@ impl App<'_> {
         // cannot be removed now stays queued for the scheduled handler. (A vector may exist
         // before its id was recorded: the id derives from owner and hash.)
         let vid = found.vector_id.unwrap_or_else(|| vector_id(owner, hash));
-        let removed = match self.index.delete(owner, &[(found.id, vid)]).await {
-            Ok(()) => self.cleanup().done_vectors(owner, &[found.id]).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = removed {
-            worker::console_warn!("vector removal left to the scheduled retry: {e}");
-        }
+        self.cleanup()
+            .remove_vectors(&self.index, owner, &[(found.id, vid)])
+            .await;
         self.emit(
             owner,
             "memory_deleted",

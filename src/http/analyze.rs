@@ -14,7 +14,7 @@ use crate::core::text::truncate_utf8;
 use crate::core::{Error, Result};
 use crate::http::auth::require;
 use crate::http::body::read_json;
-use crate::http::openai::{account, check_quota};
+use crate::http::openai::{account, check_quota, counted};
 use crate::http::respond::{json, HttpResult};
 use crate::http::Ctx;
 use crate::platform::chat::AnyChatProvider;
@@ -104,13 +104,7 @@ pub async fn analyze_error(ctx: &Ctx, req: &mut Request) -> HttpResult {
     // Counted like any chat request of this key: tokens, and failures as errors.
     let key = (caller.key.id.clone(), caller.owner().to_string());
     let model = app.config.public_model_name.clone();
-    let answer = match backend.complete(&chat, &messages).await {
-        Ok(a) => a,
-        Err(e) => {
-            account(ctx, key, model, Usage::default(), true, None);
-            return Err(e);
-        }
-    };
+    let answer = counted(ctx, &key, &model, backend.complete(&chat, &messages).await)?;
     let text = answer.content.unwrap_or_default();
     let usage = answer
         .usage

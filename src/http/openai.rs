@@ -6,7 +6,6 @@ use base64::Engine;
 use serde_json::{json, Value};
 use worker::{Env, Request, Response, ResponseBody};
 
-use crate::app::images::Image;
 use crate::app::App;
 use crate::core::auth::Scope;
 use crate::core::config::INDEX_DIMENSIONS;
@@ -279,6 +278,20 @@ pub(crate) fn account(
     ));
 }
 
+/// Passes `result` on; a failure is counted as an error of `key` = (key id, owner) on
+/// `model`, so that failed requests show in usage too.
+pub(crate) fn counted<T>(
+    ctx: &Ctx,
+    key: &(String, String),
+    model: &str,
+    result: Result<T>,
+) -> Result<T> {
+    if result.is_err() {
+        account(ctx, key.clone(), model.into(), Usage::default(), true, None);
+    }
+    result
+}
+
 /// `semantic_unavailable`: retrieval ranked by keywords alone (embedder or index down).
 fn with_gateway_headers(
     mut resp: Response,
@@ -338,13 +351,7 @@ pub async fn chat_completions(ctx: &Ctx, req: &mut Request) -> HttpResult {
         let result = backend.complete(&chat, &p.messages).await;
         ctx.timings
             .record(&[("upstream", js_sys::Date::now() - t0)]);
-        let done = match result {
-            Ok(c) => c,
-            Err(e) => {
-                account(ctx, key, model, Usage::default(), true, None);
-                return Err(e);
-            }
-        };
+        let done = counted(ctx, &key, &model, result)?;
         let text = done.content.clone().unwrap_or_default();
         let usage = done
             .usage
@@ -380,13 +387,7 @@ pub async fn chat_completions(ctx: &Ctx, req: &mut Request) -> HttpResult {
     };
     ctx.timings
         .record(&[("upstream", js_sys::Date::now() - t0)]);
-    let (events, first) = match started {
-        Ok(s) => s,
-        Err(e) => {
-            account(ctx, key, model, Usage::default(), true, None);
-            return Err(e);
-        }
-    };
+    let (events, first) = counted(ctx, &key, &model, started)?;
     ctx.flush_events(&app);
     let (out, body) = BodyWriter::new(&first).map_err(Error::Internal)?;
     let env = ctx.b.env.clone();
@@ -423,28 +424,6 @@ fn origin(req: &Request) -> String {
         .unwrap_or_default()
 }
 
-/// Draws for `key` = (key id, owner); a failed drawing is counted as an error of the key.
-async fn draw_counted(
-    ctx: &Ctx,
-    app: &App<'_>,
-    key: &(String, String),
-    prompt: &str,
-    size: Option<&str>,
-) -> Result<Image> {
-    let drawn = app.draw(&key.1, prompt, size).await;
-    if drawn.is_err() {
-        account(
-            ctx,
-            key.clone(),
-            IMAGE_MODEL_NAME.into(),
-            Usage::default(),
-            true,
-            None,
-        );
-    }
-    drawn
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn draw_reply(
     ctx: &Ctx,
@@ -458,7 +437,12 @@ async fn draw_reply(
     model: &str,
 ) -> HttpResult {
     let key = (caller.key.id.clone(), caller.owner().to_string());
-    let image = draw_counted(ctx, app, &key, prompt, None).await?;
+    let image = counted(
+        ctx,
+        &key,
+        IMAGE_MODEL_NAME,
+        app.draw(&key.1, prompt, None).await,
+    )?;
     let alt: String = prompt
         .chars()
         .filter(|c| !matches!(c, '[' | ']' | '\n'))
@@ -561,7 +545,10 @@ pub async fn images(ctx: &Ctx, req: &mut Request) -> HttpResult {
     let key = (caller.key.id.clone(), caller.owner().to_string());
     let mut data = Vec::new();
     for _ in 0..params.n {
-        let image = draw_counted(ctx, &app, &key, &params.prompt, params.size.as_deref()).await?;
+        let drawn = app
+            .draw(&key.1, &params.prompt, params.size.as_deref())
+            .await;
+        let image = counted(ctx, &key, IMAGE_MODEL_NAME, drawn)?;
         data.push(if params.b64_json {
             json!({"b64_json": base64::engine::general_purpose::STANDARD.encode(&image.bytes), "revised_prompt": params.prompt})
         } else {

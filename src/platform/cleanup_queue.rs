@@ -116,6 +116,36 @@ impl<'a> CleanupQueue<'a> {
         self.done_where(owner, "vector", "memory_id", &ids).await
     }
 
+    /// Removes a queued R2 object now and clears its entry; if either fails, the entry stays
+    /// for the scheduled handler.
+    pub async fn remove_blob(&self, blobs: &BlobStore, owner: &str, key: &str) {
+        let removed = match blobs.delete(key).await {
+            Ok(()) => self.done_blobs(owner, &[key]).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = removed {
+            worker::console_warn!("R2 object removal left to the scheduled retry: {e}");
+        }
+    }
+
+    /// Removes queued vectors (memory id, vector id) now and clears their entries; if either
+    /// fails, the entries stay for the scheduled handler.
+    pub async fn remove_vectors(
+        &self,
+        index: &AnyVectorIndex<'_>,
+        owner: &str,
+        entries: &[(i64, String)],
+    ) {
+        let ids: Vec<i64> = entries.iter().map(|(id, _)| *id).collect();
+        let removed = match index.delete(owner, entries).await {
+            Ok(()) => self.done_vectors(owner, &ids).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = removed {
+            worker::console_warn!("vector removal left to the scheduled retry: {e}");
+        }
+    }
+
     /// Deletes queue rows whose `column` is in `literals`, in slices that keep each statement
     /// far below D1's statement size limit (a large document has thousands of chunks).
     async fn done_where(

@@ -216,7 +216,6 @@ impl<'a> DocumentStore<'a> {
         Ok(rows.into_iter().map(Document::from).collect())
     }
 
-    /// Removes the document's chunks (rows, tags, keywords), its row and its file.
     /// Deletes a document and its chunks; the file and the chunks' vectors are queued for
     /// removal in the same batch. The file is removed here, the vectors by the caller.
     pub async fn delete(
@@ -249,13 +248,7 @@ impl<'a> DocumentStore<'a> {
         ]);
         d1::batch(self.db, statements).await?;
         if let Some(k) = blob_key {
-            let removed = match self.blobs.delete(k).await {
-                Ok(()) => queue.done_blobs(owner, &[k]).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = removed {
-                worker::console_warn!("file removal left to the scheduled retry: {e}");
-            }
+            queue.remove_blob(self.blobs, owner, k).await;
         }
         Ok(())
     }

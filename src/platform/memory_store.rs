@@ -187,9 +187,7 @@ impl<'a> MemoryStore<'a> {
             Err(e) => {
                 // This copy's object is not used: removed now, or by the scheduled handler.
                 if let Some(k) = &key {
-                    if self.blobs.delete(k).await.is_ok() {
-                        let _ = queue.done_blobs(owner, &[k]).await;
-                    }
+                    queue.remove_blob(self.blobs, owner, k).await;
                 }
                 if d1::is_unique_violation(&e) {
                     // The owner already has this content (or a concurrent request stored it).
@@ -352,13 +350,7 @@ impl<'a> MemoryStore<'a> {
         d1::batch(self.db, statements).await?;
         if let Some(k) = found.blob_key {
             // The delete has committed: a failure here is the scheduled handler's to retry.
-            let removed = match self.blobs.delete(&k).await {
-                Ok(()) => queue.done_blobs(owner, &[&k]).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = removed {
-                worker::console_warn!("content removal left to the scheduled retry: {e}");
-            }
+            queue.remove_blob(self.blobs, owner, &k).await;
         }
         Ok(true)
     }
