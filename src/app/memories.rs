@@ -430,13 +430,7 @@ impl App<'_> {
                 Err(e) => self.semantic_failed("the vector lookup", &e),
             }
         }
-        let passing = self
-            .store
-            .by_ids(owner, &candidates, filters)
-            .await?
-            .into_iter()
-            .map(|(id, m)| (id, Some(m)))
-            .collect();
+        let passing = self.passing(owner, &candidates, filters).await?;
         Ok(Ranked {
             vector_ids,
             keyword_ids,
@@ -454,19 +448,29 @@ impl App<'_> {
         filters: &Filters<'_>,
     ) -> Result<Ranked> {
         let keyword_ids = self.keyword_ranking(owner, query, pool, filters).await?;
-        let passing = self
-            .store
-            .by_ids(owner, &keyword_ids, filters)
-            .await?
-            .into_iter()
-            .map(|(id, m)| (id, Some(m)))
-            .collect();
+        let passing = self.passing(owner, &keyword_ids, filters).await?;
         Ok(Ranked {
             vector_ids: Vec::new(),
             keyword_ids,
             scores: HashMap::new(),
             passing,
         })
+    }
+
+    /// The candidates that pass the filters, with their memories.
+    async fn passing(
+        &self,
+        owner: &str,
+        ids: &[i64],
+        filters: &Filters<'_>,
+    ) -> Result<HashMap<i64, Option<Memory>>> {
+        Ok(self
+            .store
+            .by_ids(owner, ids, filters)
+            .await?
+            .into_iter()
+            .map(|(id, m)| (id, Some(m)))
+            .collect())
     }
 
     async fn keyword_ranking(
